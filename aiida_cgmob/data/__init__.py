@@ -1,0 +1,5 @@
+"""AiiDA data types of aiida-cgmob."""
+
+from .bonded_parameters import BondedParametersData
+
+__all__ = ['BondedParametersData']

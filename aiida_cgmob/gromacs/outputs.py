@@ -1,0 +1,121 @@
+"""Read what GROMACS leaves behind: fatal errors, run completion, performance, energy time series.
+
+Plain functions on text so that they are easy to test on fixture files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'mdrun_status', 'read_xvg', 'topology_mass']
+
+# Messages by which mdrun reports an integration that became unstable (too large a step, bad contacts).
+UNSTABLE_PATTERNS = (
+    'LINCS WARNING', 'Too many LINCS warnings', 'Bond length not finite', 'SETTLE', 'not finite',
+    'moved more than the distance allowed', 'is NaN', 'Particle coordinate', 'one or more atoms moved too far',
+    'update groups', 'shortest box vector', 'is larger than the cut-off',
+)
+
+
+def fatal_error(text: str) -> str | None:
+    """Return the message of the first GROMACS fatal error block in ``text``, or None.
+
+    GROMACS frames fatal errors between dashed lines; the message follows 'Fatal error:' or
+    'Error in user input:'.
+    """
+    match = re.search(r'(Fatal error:|Error in user input:)\n(.*?)\n\s*\n?(For more information|-{20,})', text,
+                      re.S)
+    if match:
+        return ' '.join(line.strip() for line in match.group(2).strip().splitlines() if line.strip())
+    return None
+
+
+def grompp_warnings(text: str) -> list[str]:
+    """The WARNING blocks of a grompp log, one string each."""
+    return [' '.join(block.split()) for block in re.findall(r'WARNING \d+ \[.*?\]:\n(.*?)\n\n', text, re.S)]
+
+
+@dataclass
+class MdrunStatus:
+    finished: bool  # 'Finished mdrun' written
+    stopped_by_maxh: bool  # mdrun stopped itself because -maxh ran out
+    last_step: int | None
+    ns_per_day: float | None
+    unstable: bool
+    error: str | None
+
+
+def mdrun_status(log_text: str, stdout_text: str = '') -> MdrunStatus:
+    """Summarise one mdrun from its .log file and its captured stdout/stderr."""
+    both = log_text + '\n' + stdout_text
+    error = fatal_error(stdout_text) or fatal_error(log_text)
+    steps = re.findall(r'^\s+Step\s+Time\s*\n\s+(\d+)\s', log_text, re.M)
+    em_steps = re.findall(r'converged to .*? in (\d+) steps', log_text)
+    last_step = int(steps[-1]) if steps else (int(em_steps[-1]) if em_steps else None)
+    performance = re.search(r'^Performance:\s+([\d.]+)', log_text, re.M)
+    unstable = any(pattern in both for pattern in UNSTABLE_PATTERNS) and error is not None
+    return MdrunStatus(
+        finished='Finished mdrun' in log_text and error is None,
+        stopped_by_maxh=bool(re.search(r'Run time exceeded|will terminate the run|-maxh', log_text))
+        and error is None,
+        last_step=last_step,
+        ns_per_day=float(performance.group(1)) if performance else None,
+        unstable=unstable,
+        error=error,
+    )
+
+
+def read_xvg(text: str) -> tuple[np.ndarray, list[str]]:
+    """Return (data, legends) of an .xvg file; column 0 is x (time/ps), legends name the other columns."""
+    legends = re.findall(r'^@\s+s\d+\s+legend\s+"(.*)"', text, re.M)
+    rows = [line.split() for line in text.splitlines() if line.strip() and line[0] not in '#@']
+    data = np.array(rows, dtype=float) if rows else np.empty((0, len(legends) + 1))
+    if data.ndim != 2 or data.shape[1] != len(legends) + 1:
+        raise ValueError(f'xvg holds {data.shape[1] if data.ndim == 2 else 0} columns for {len(legends)} legends')
+    return data, legends
+
+
+def block_average(values: np.ndarray, n_blocks: int = 5) -> tuple[float, float]:
+    """Mean and standard error of a correlated series from ``n_blocks`` contiguous block means."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return float('nan'), float('nan')
+    if values.size < 2 * n_blocks:
+        return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0.0
+    usable = values[: values.size - values.size % n_blocks]
+    means = usable.reshape(n_blocks, -1).mean(axis=1)
+    return float(values.mean()), float(means.std(ddof=1) / np.sqrt(n_blocks))
+
+
+def topology_mass(top_text: str) -> float:
+    """Total mass (g/mol) of the system in a self-contained topology (molecules written inline)."""
+    masses: dict[str, float] = {}
+    counts: list[tuple[str, int]] = []
+    section, current = None, None
+    for raw in top_text.splitlines():
+        line = raw.split(';', 1)[0].strip()
+        if not line or line.startswith('#'):
+            continue
+        if line.startswith('['):
+            section = line.strip('[] ').lower()
+            continue
+        fields = line.split()
+        if section == 'moleculetype':
+            current = fields[0]
+            masses[current] = 0.0
+        elif section == 'atoms' and current is not None:
+            masses[current] += float(fields[7])
+        elif section == 'molecules':
+            counts.append((fields[0], int(fields[1])))
+    missing = [name for name, _ in counts if name not in masses]
+    if missing:
+        raise ValueError(f'molecule types {missing} are not defined inline in the topology')
+    return float(sum(masses[name] * count for name, count in counts))
+
+
+def gro_box(gro_text: str) -> np.ndarray:
+    """Box vector lengths (nm) from the last line of a .gro file (rectangular part)."""
+    return np.array(gro_text.strip().splitlines()[-1].split()[:3], dtype=float)
