@@ -49,18 +49,27 @@ class MdrunStatus:
 
 
 def mdrun_status(log_text: str, stdout_text: str = '') -> MdrunStatus:
-    """Summarise one mdrun from its .log file and its captured stdout/stderr."""
+    """Summarise one mdrun from its .log file and its captured stdout/stderr.
+
+    An mdrun can end in four ways: finished; stopped by ``-maxh`` (it still writes 'Finished
+    mdrun', with a 'Run time exceeded' note); a fatal error framed by GROMACS; or killed without a
+    word (scheduler wall time, or a crash).  A crash after LINCS/SETTLE warnings counts as unstable.
+    """
     both = log_text + '\n' + stdout_text
     error = fatal_error(stdout_text) or fatal_error(log_text)
     steps = re.findall(r'^\s+Step\s+Time\s*\n\s+(\d+)\s', log_text, re.M)
     em_steps = re.findall(r'converged to .*? in (\d+) steps', log_text)
     last_step = int(steps[-1]) if steps else (int(em_steps[-1]) if em_steps else None)
     performance = re.search(r'^Performance:\s+([\d.]+)', log_text, re.M)
-    unstable = any(pattern in both for pattern in UNSTABLE_PATTERNS) and error is not None
+    stopped_by_maxh = 'Run time exceeded' in both and error is None
+    finished = 'Finished mdrun' in log_text and error is None and not stopped_by_maxh
+    unstable_signs = [line.strip() for line in both.splitlines() if any(p in line for p in UNSTABLE_PATTERNS)]
+    unstable = bool(unstable_signs) and not finished and not stopped_by_maxh
+    if unstable and error is None:
+        error = f'mdrun died without a fatal-error message after: {unstable_signs[-1]}'
     return MdrunStatus(
-        finished='Finished mdrun' in log_text and error is None,
-        stopped_by_maxh=bool(re.search(r'Run time exceeded|will terminate the run|-maxh', log_text))
-        and error is None,
+        finished=finished,
+        stopped_by_maxh=stopped_by_maxh,
         last_step=last_step,
         ns_per_day=float(performance.group(1)) if performance else None,
         unstable=unstable,

@@ -174,7 +174,7 @@ def _opls_type(atom) -> str:
         if n_aromatic == 3:
             if all(b.GetIsAromatic() for b in atom.GetBonds()):
                 return 'opls_147'  # fusion carbon (naphthalene-like)
-            raise MoleculeError(f'atom {atom.GetIdx()} joins two aromatic rings by a single bond (biaryl): not supported')
+            raise MoleculeError(f'atom {atom.GetIdx()} joins two aromatic rings (biaryl): not supported')
         return 'opls_145'  # ring carbon bearing an alkyl group (ipso)
     if n_aromatic == 0:
         return {4: 'opls_138', 3: 'opls_135', 2: 'opls_136', 1: 'opls_137', 0: 'opls_139'}[n_h]

@@ -66,7 +66,7 @@ class ForceField:
         best: tuple[int, tuple[float, ...]] | None = None
         for key, coefficients in self.dihedraltypes:
             for query in ((a, b, c, d), (d, c, b, a)):
-                if all(k in ('X', q) for k, q in zip(key, query)):
+                if all(k in ('X', q) for k, q in zip(key, query, strict=False)):
                     wildcards = key.count('X')
                     if best is None or wildcards < best[0]:
                         best = (wildcards, coefficients)

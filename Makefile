@@ -1,0 +1,50 @@
+# aiida-cgmob: `make demo` and `make test` each set everything up on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := gromacs
+DEMO_AIIDA_PATH := $(CURDIR)/.aiida-cgmob
+
+.PHONY: help install system-deps venv demo test lint docs benchmarks clean
+
+help:
+	@echo "make demo   - install everything and run the end-to-end demo on an isolated AiiDA profile"
+	@echo "make test   - install everything and run ruff and the test suite"
+	@echo "make docs   - build the documentation into docs/_build/html"
+
+system-deps:
+	@if command -v gmx >/dev/null 2>&1; then \
+		echo "gmx found: $$(command -v gmx)"; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	else \
+		echo "GROMACS (gmx) is missing. Install it with:  sudo apt-get install $(APT_PACKAGES)"; exit 1; \
+	fi
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first: `pip install torch==2.13.0` takes the local CPU wheel instead of the CUDA build.
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+install: system-deps venv
+
+demo: install
+	AIIDA_PATH=$(DEMO_AIIDA_PATH) $(BIN)/aiida-cgmob demo --path $(DEMO_AIIDA_PATH)
+
+test: install
+	$(BIN)/ruff check aiida_cgmob tests benchmarks
+	$(BIN)/pytest
+
+docs: install
+	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) .aiida-cgmob docs/_build

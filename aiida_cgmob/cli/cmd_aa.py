@@ -1,0 +1,93 @@
+"""``aiida-cgmob aa``: all-atom GROMACS runs of a liquid through ``cgmob.gromacs.base``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from aiida.cmdline.params import options, types
+
+from . import cmd_root
+
+
+def launch_aa(code, molecule: str, n_molecules: int, protocol: str | None = None, density: float = 500.0,
+              seed: int = 0, sample_seed: int | None = None, ranges: dict | None = None,
+              options: dict | None = None, daemon: bool = False):
+    """Build a liquid (optionally synthetic) with provenance and run the GROMACS restart chain on it.
+
+    Input errors (molecule, ranges) are raised as ValueError before any node is created.
+    Returns the work chain node.
+    """
+    from aiida import orm
+    from aiida.engine import run_get_node, submit
+
+    from aiida_cgmob import topology
+    from aiida_cgmob.calculations.functions import build_liquid, sample_bonded_parameters
+    from aiida_cgmob.workchains.gromacs_base import GromacsBaseWorkChain
+
+    built = topology.build_molecule(molecule)  # fails here, with the reason, for unsupported molecules
+    topology.validate_ranges(ranges)
+    bonded = None
+    if sample_seed is not None:
+        bonded = sample_bonded_parameters(orm.Str(molecule), orm.Int(sample_seed),
+                                          orm.Dict(ranges) if ranges else None)
+    liquid = build_liquid(orm.Str(molecule), orm.Int(n_molecules), orm.Float(density), orm.Int(seed),
+                          **({'bonded_parameters': bonded} if bonded else {}))
+    builder = GromacsBaseWorkChain.get_builder_from_protocol(
+        code, liquid['structure'], liquid['topology'], protocol=protocol, options=options, bonded_parameters=bonded)
+    builder.metadata.label = f'{built.name} x{n_molecules}' + (f' synthetic seed {sample_seed}' if bonded else '')
+    if daemon:
+        return submit(builder)
+    return run_get_node(builder).node
+
+
+def summarise(node) -> str:
+    """Human-readable summary of a finished ``cgmob.gromacs.base`` node."""
+    lines = [f'{node.process_label}<{node.pk}> "{node.label}": {node.process_state.value}, exit {node.exit_status}'
+             + (f' ({node.exit_message})' if node.exit_message else '')]
+    if 'output_parameters' in node.outputs:
+        p = node.outputs.output_parameters.get_dict()
+        for key, unit in (('density', 'kg/m^3'), ('temperature', 'K'), ('pressure', 'bar'),
+                          ('potential_energy', 'kJ/mol')):
+            if key in p:
+                lines.append(f'  {key:<17s} {p[key]:12.2f} +- {p[key + "_error"]:.2f} {unit}')
+        if p.get('ns_per_day'):
+            lines.append(f'  production speed  {p["ns_per_day"]:12.1f} ns/day over {p["production_time"]:.0f} ps')
+    return '\n'.join(lines)
+
+
+@cmd_root.group('aa')
+@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+def cmd_aa():
+    """All-atom GROMACS runs (uses the loaded AiiDA profile; see `aiida-cgmob setup`)."""
+
+
+@cmd_aa.command('run')
+@click.argument('molecule')
+@options.CODE(required=True, help='The gmx code, e.g. gmx@localhost.')
+@click.option('-n', '--n-molecules', type=click.IntRange(min=2), default=200, show_default=True)
+@click.option('--protocol', type=click.Choice(['fast', 'moderate', 'precise']), default='moderate',
+              show_default=True, help='Stage lengths; see docs.')
+@click.option('--sample-seed', type=click.IntRange(min=0), default=None,
+              help='Run a synthetic molecule: bonded parameters sampled with this seed.')
+@click.option('--ranges', type=click.Path(dir_okay=False, exists=True), default=None,
+              help='JSON file of sampling ranges overriding the defaults.')
+@click.option('--threads', type=click.IntRange(min=1), default=1, show_default=True, help='OpenMP threads of mdrun.')
+@click.option('--walltime', type=click.IntRange(min=60), default=None, help='Wall time of each job, seconds.')
+@click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
+def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, threads, walltime, daemon):
+    """Build N molecules of MOLECULE and run minimisation, equilibration and production."""
+    job_options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': threads}}
+    if walltime:
+        job_options['max_wallclock_seconds'] = walltime
+    try:
+        node = launch_aa(code, molecule, n_molecules, protocol, sample_seed=sample_seed,
+                         ranges=json.loads(Path(ranges).read_text()) if ranges else None,
+                         options=job_options, daemon=daemon)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    if daemon:
+        click.echo(f'submitted {node.process_label}<{node.pk}>; follow it with `verdi process report {node.pk}`')
+    else:
+        click.echo(summarise(node))

@@ -1,0 +1,69 @@
+"""An isolated AiiDA profile for aiida-cgmob: SQLite storage, the built-in ZeroMQ broker, a localhost
+computer and codes for ``gmx`` (and ``lmp``), all inside one folder of the caller's choosing.
+
+Everything goes through ``verdi`` in a subprocess whose ``AIIDA_PATH`` points at that folder, so no
+other AiiDA configuration or profile is ever read or changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ['DEFAULT_PROFILE', 'setup_profile', 'verdi']
+
+DEFAULT_PROFILE = 'cgmob'
+#: (label, executable, default plugin) of the codes made on localhost when the executable exists.
+CODES = (('gmx', 'gmx', 'cgmob.gromacs'), ('lmp', 'lmp', None))
+
+
+def verdi(path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``verdi ARGS`` against the configuration in ``path`` only."""
+    executable = Path(sys.executable).with_name('verdi')
+    command = [str(executable) if executable.exists() else 'verdi', *args]
+    env = {**os.environ, 'AIIDA_PATH': str(path)}
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f'`verdi {" ".join(args)}` failed:\n{result.stdout}\n{result.stderr}')
+    return result
+
+
+def _profiles(path: Path) -> list[str]:
+    config = path / '.aiida' / 'config.json'
+    if not config.exists():
+        return []
+    return list(json.loads(config.read_text()).get('profiles', {}))
+
+
+def setup_profile(path: str | Path, profile: str = DEFAULT_PROFILE, echo=print) -> dict:
+    """Create (or reuse) the isolated profile ``profile`` in ``path``; return what exists there."""
+    path = Path(path).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    if profile in _profiles(path):
+        echo(f'profile {profile!r} already exists in {path}')
+    else:
+        verdi(path, 'presto', '--profile-name', profile, '--use-zeromq')
+        echo(f'created profile {profile!r} (SQLite storage, ZeroMQ broker) in {path}')
+    existing = verdi(path, '-p', profile, 'code', 'list', '--raw', '-P', 'label', check=False).stdout.split()
+    codes = {}
+    for label, executable, plugin in CODES:
+        found = shutil.which(executable) or (
+            str(Path(sys.executable).with_name(executable)) if Path(sys.executable).with_name(executable).exists()
+            else None)
+        if found is None:
+            echo(f'{executable} not found on PATH: no code {label!r} (install it and run setup again)')
+            continue
+        codes[label] = found
+        if label in existing:
+            continue
+        args = ['-p', profile, 'code', 'create', 'core.code.installed', '--non-interactive', '--label', label,
+                '--computer', 'localhost', '--filepath-executable', found]
+        if plugin:
+            args += ['--default-calc-job-plugin', plugin]
+        verdi(path, *args)
+        echo(f'created code {label}@localhost -> {found}')
+    return {'path': str(path), 'profile': profile, 'codes': codes}
