@@ -13,7 +13,7 @@ from . import cmd_root
 
 def launch_aa(code, molecule: str, n_molecules: int, protocol: str | None = None, density: float = 500.0,
               seed: int = 0, sample_seed: int | None = None, ranges: dict | None = None,
-              options: dict | None = None, daemon: bool = False):
+              options: dict | None = None, overrides: dict | None = None, daemon: bool = False):
     """Build a liquid (optionally synthetic) with provenance and run the GROMACS restart chain on it.
 
     Input errors (molecule, ranges) are raised as ValueError before any node is created.
@@ -35,7 +35,8 @@ def launch_aa(code, molecule: str, n_molecules: int, protocol: str | None = None
     liquid = build_liquid(orm.Str(molecule), orm.Int(n_molecules), orm.Float(density), orm.Int(seed),
                           **({'bonded_parameters': bonded} if bonded else {}))
     builder = GromacsBaseWorkChain.get_builder_from_protocol(
-        code, liquid['structure'], liquid['topology'], protocol=protocol, options=options, bonded_parameters=bonded)
+        code, liquid['structure'], liquid['topology'], protocol=protocol, options=options, bonded_parameters=bonded,
+        overrides=overrides)
     builder.metadata.label = f'{built.name} x{n_molecules}' + (f' synthetic seed {sample_seed}' if bonded else '')
     if daemon:
         return submit(builder)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .mdp import STAGE_TYPES, StageError, stage_mdp, validate_stages, write_mdp
+from .mdp import MD_INTEGRATORS, STAGE_TYPES, StageError, stage_mdp, validate_stages, write_mdp
 
-__all__ = ['STAGE_TYPES', 'StageError', 'plan_stages', 'stage_mdp', 'validate_stages', 'write_mdp']
+__all__ = ['MD_INTEGRATORS', 'STAGE_TYPES', 'StageError', 'plan_stages', 'stage_mdp', 'validate_stages', 'write_mdp']
 
 
 def plan_stages(stages: list[dict], input_structure: str = 'conf.gro') -> list[dict]:
@@ -19,14 +19,15 @@ def plan_stages(stages: list[dict], input_structure: str = 'conf.gro') -> list[d
     for stage in validate_stages(stages):
         mdp = stage_mdp(stage)
         fresh = previous is None or previous['type'] == 'minimise'
-        if mdp.get('integrator') == 'md' and fresh:
-            mdp.setdefault('gen-vel', 'yes')
-            if 'gen-vel' not in stage['mdp']:
-                mdp['gen-vel'] = 'yes'
-            if 'continuation' not in stage['mdp']:
-                mdp['continuation'] = 'no'
-            mdp.setdefault('gen-temp', mdp.get('ref-t', 298.15))
-            mdp.setdefault('gen-seed', 1)
+        if mdp.get('integrator') in MD_INTEGRATORS:
+            # Velocities: generated after a minimisation, carried over (grompp -t) after MD.
+            defaults = {'gen-vel': 'yes', 'continuation': 'no'} if fresh else {'gen-vel': 'no', 'continuation': 'yes'}
+            for key, value in defaults.items():
+                if key not in stage['mdp']:
+                    mdp[key] = value
+            if fresh:
+                mdp.setdefault('gen-temp', mdp.get('ref-t', 298.15))
+                mdp.setdefault('gen-seed', 1)
         planned.append({
             'name': stage['name'],
             'type': stage['type'],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ['STAGE_TYPES', 'StageError', 'stage_mdp', 'validate_stages', 'write_mdp']
+__all__ = ['MD_INTEGRATORS', 'STAGE_TYPES', 'StageError', 'stage_mdp', 'validate_stages', 'write_mdp']
 
 
 class StageError(ValueError):
@@ -56,6 +56,9 @@ STAGE_TYPES: dict[str, dict] = {
             'compressibility': 1.0e-4, 'gen-vel': 'no', 'continuation': 'yes'},
 }
 
+#: Integrators that propagate dynamics (time step, velocities); the others minimise.
+MD_INTEGRATORS = ('md', 'md-vv', 'md-vv-avek', 'sd', 'bd')
+
 _POSITIVE = ('dt', 'ref-t', 'tau-t', 'tau-p', 'compressibility', 'rcoulomb', 'rvdw', 'emstep', 'gen-temp')
 _INTEGER = ('nsteps', 'nstcalcenergy', 'nstenergy', 'nstlog', 'nstxout-compressed', 'nstlist', 'gen-seed')
 _NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]{0,31}$')
@@ -71,7 +74,7 @@ def stage_mdp(stage: dict) -> dict:
     mdp = {**_COMMON, **STAGE_TYPES[stage['type']]}
     for key, value in (stage.get('mdp') or {}).items():
         mdp[_key(key)] = value
-    if mdp.get('integrator') == 'md' and 'gen-temp' in mdp and 'gen-temp' not in {
+    if mdp.get('integrator') in MD_INTEGRATORS and 'gen-temp' in mdp and 'gen-temp' not in {
         _key(k) for k in (stage.get('mdp') or {})
     }:
         mdp['gen-temp'] = mdp['ref-t']
@@ -124,11 +127,11 @@ def _check_mdp(name: str, mdp: dict) -> None:
             value = mdp[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < (-1 if key == 'nsteps' else 0):
                 raise StageError(f'stage {name!r}: {key} must be a non-negative integer, got {value!r}')
-    if mdp.get('integrator') == 'md':
-        if float(mdp['dt']) > 0.02:
+    if mdp.get('integrator') in MD_INTEGRATORS:
+        if float(mdp.get('dt', 0.001)) > 0.02:
             raise StageError(f'stage {name!r}: dt = {mdp["dt"]} ps is far beyond any all-atom time step '
                              '(at most 0.02 ps is accepted; 0.002 ps is usual with h-bond constraints)')
-        if mdp['nsteps'] == -1:
+        if mdp.get('nsteps') == -1:
             raise StageError(f'stage {name!r}: nsteps = -1 (run forever) cannot finish a calculation')
         calc, energy = mdp.get('nstcalcenergy', 100), mdp.get('nstenergy', 0)
         if energy and calc and energy % calc:

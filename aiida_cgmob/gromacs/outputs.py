@@ -13,21 +13,29 @@ import numpy as np
 __all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'mdrun_status', 'read_xvg', 'topology_mass']
 
 # Messages by which mdrun reports an integration that became unstable (too large a step, bad contacts).
+# Matched only against runs that did not finish; each is specific to a run that blew up.
 UNSTABLE_PATTERNS = (
-    'LINCS WARNING', 'Too many LINCS warnings', 'Bond length not finite', 'SETTLE', 'not finite',
+    'LINCS WARNING', 'Too many LINCS warnings', 'Bond length not finite', 'SETTLE warning',
     'moved more than the distance allowed', 'is NaN', 'Particle coordinate', 'one or more atoms moved too far',
-    'update groups', 'shortest box vector', 'is larger than the cut-off',
+    'shortest box vector', 'Pressure scaling more than 1%',
 )
+# The headings GROMACS puts above the message of a fatal error.
+_ERROR_KINDS = (
+    r'Fatal error|Error in user input|Inconsistency in user input|File input/output error|Invalid input values?'
+    r'|Range checking error[^\n]*|Internal error[^\n]*|Software inconsistency error[^\n]*'
+    r'|Feature not implemented[^\n]*|Out of memory[^\n]*|Not implemented[^\n]*'
+)
+# mdrun appends to the log of a run continued from a checkpoint: only the last session counts.
+_APPEND_MARK = 'Restarting from checkpoint, appending to previous log file.'
 
 
 def fatal_error(text: str) -> str | None:
     """Return the message of the first GROMACS fatal error block in ``text``, or None.
 
-    GROMACS frames fatal errors between dashed lines; the message follows 'Fatal error:' or
-    'Error in user input:'.
+    GROMACS frames fatal errors between dashed lines; the message follows a heading such as
+    'Fatal error:', 'Error in user input:' or 'File input/output error:'.
     """
-    match = re.search(r'(Fatal error:|Error in user input:)\n(.*?)\n\s*\n?(For more information|-{20,})', text,
-                      re.S)
+    match = re.search(rf'^({_ERROR_KINDS}):\n(.*?)\n\s*\n?(For more information|-{{20,}})', text, re.S | re.M)
     if match:
         return ' '.join(line.strip() for line in match.group(2).strip().splitlines() if line.strip())
     return None
@@ -55,11 +63,13 @@ def mdrun_status(log_text: str, stdout_text: str = '') -> MdrunStatus:
     mdrun', with a 'Run time exceeded' note); a fatal error framed by GROMACS; or killed without a
     word (scheduler wall time, or a crash).  A crash after LINCS/SETTLE warnings counts as unstable.
     """
+    log_text = log_text.rsplit(_APPEND_MARK, 1)[-1]
     both = log_text + '\n' + stdout_text
     error = fatal_error(stdout_text) or fatal_error(log_text)
-    steps = re.findall(r'^\s+Step\s+Time\s*\n\s+(\d+)\s', log_text, re.M)
+    steps = [int(step) for step in re.findall(r'^\s+Step\s+Time\s*\n\s+(\d+)\s', log_text, re.M)]
+    steps += [int(step) for step in re.findall(r'^Writing checkpoint, step (\d+)', log_text, re.M)]
     em_steps = re.findall(r'converged to .*? in (\d+) steps', log_text)
-    last_step = int(steps[-1]) if steps else (int(em_steps[-1]) if em_steps else None)
+    last_step = max(steps) if steps else (int(em_steps[-1]) if em_steps else None)
     performance = re.search(r'^Performance:\s+([\d.]+)', log_text, re.M)
     stopped_by_maxh = 'Run time exceeded' in both and error is None
     finished = 'Finished mdrun' in log_text and error is None and not stopped_by_maxh

@@ -82,16 +82,24 @@ class GromacsBaseWorkChain(BaseRestartWorkChain):
         pressure: float = 1.0,
         options: dict | None = None,
         bonded_parameters: orm.Dict | None = None,
+        overrides: dict | None = None,
     ):
         """Return a builder filled from a protocol (``fast``, ``moderate`` (default), ``precise``).
 
         :param temperature: K, applied to every MD stage (and to velocity generation).
         :param pressure: bar, applied to every NPT stage.
         :param options: ``metadata.options`` of the calculation (resources, wall time, ...).
+        :param overrides: ``{'stages': [...]}`` replaces the protocol's stages (temperature and
+            pressure are still applied); ``{'settings': {...}}`` sets the calculation's settings.
         """
         if temperature <= 0:
             raise ValueError(f'temperature must be positive (K), got {temperature}')
-        stages = load_protocol('gromacs', protocol)['stages']
+        overrides = dict(overrides or {})
+        unknown = set(overrides) - {'stages', 'settings'}
+        if unknown:
+            raise ValueError(f'overrides: unknown key(s) {sorted(unknown)}; allowed: stages, settings')
+        stages = overrides.get('stages') or load_protocol('gromacs', protocol)['stages']
+        stages = [dict(stage, mdp=dict(stage.get('mdp') or {})) for stage in stages]
         for stage in stages:
             mdp = stage.setdefault('mdp', {})
             if stage['type'] != 'minimise':
@@ -105,6 +113,8 @@ class GromacsBaseWorkChain(BaseRestartWorkChain):
         builder.gromacs.parameters = orm.Dict({'stages': stages})
         if bonded_parameters is not None:
             builder.gromacs.bonded_parameters = bonded_parameters
+        if overrides.get('settings'):
+            builder.gromacs.settings = orm.Dict(overrides['settings'])
         builder.gromacs.metadata.options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
                                             **(options or {})}
         return builder
