@@ -42,6 +42,7 @@ demo: install
 test: install
 	$(BIN)/ruff check aiida_cgmob tests benchmarks
 	$(BIN)/pytest
+	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
 
 docs: install
 	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html

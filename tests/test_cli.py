@@ -1,0 +1,69 @@
+"""The command line: entry points seen by verdi, --help everywhere, the isolated profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aiida_cgmob.cli import cmd_root
+
+BIN = Path(sys.executable).parent
+
+
+def test_help_everywhere():
+    runner = CliRunner()
+    for args in ([], ['setup'], ['demo'], ['molecule'], ['molecule', 'build'], ['molecule', 'list'], ['aa'],
+                 ['aa', 'run']):
+        result = runner.invoke(cmd_root, [*args, '--help'])
+        assert result.exit_code == 0, (args, result.output)
+        assert 'Usage:' in result.output
+
+
+def test_molecule_list_names_the_training_molecules():
+    result = CliRunner().invoke(cmd_root, ['molecule', 'list'])
+    assert result.exit_code == 0
+    for name in ('234TriMePe', 'EtBz', '3MePe', 'Bz', 'NeoPe', 'Mes', '23DiMeBu', '3EtHex'):
+        assert name in result.output
+
+
+def test_entry_points_are_registered_with_verdi(tmp_path):
+    env = {**os.environ, 'AIIDA_PATH': str(tmp_path)}
+    for group, name in (('aiida.calculations', 'cgmob.gromacs'), ('aiida.parsers', 'cgmob.gromacs'),
+                        ('aiida.workflows', 'cgmob.gromacs.base'), ('aiida.data', 'cgmob.bonded_parameters')):
+        result = subprocess.run([BIN / 'verdi', 'plugin', 'list', group], env=env, capture_output=True, text=True)
+        assert name in result.stdout, (group, result.stdout, result.stderr)
+
+
+def test_setup_creates_an_isolated_profile_with_codes(tmp_path):
+    """Real `verdi presto` into a fresh folder; running setup twice reuses what exists."""
+    path = tmp_path / 'aiida'
+    for _ in range(2):
+        result = subprocess.run([BIN / 'aiida-cgmob', 'setup', '--path', str(path), '--profile-name', 'cgtest'],
+                                capture_output=True, text=True, env={**os.environ, 'AIIDA_PATH': str(tmp_path / 'x')})
+        assert result.returncode == 0, result.stderr
+    assert 'already exists' in result.stdout
+    config = json.loads((path / '.aiida' / 'config.json').read_text())
+    assert list(config['profiles']) == ['cgtest']
+    profile = config['profiles']['cgtest']
+    assert profile['storage']['backend'] == 'core.sqlite_dos'
+    assert profile['process_control']['backend'] == 'core.zeromq'
+    codes = subprocess.run([BIN / 'verdi', '-p', 'cgtest', 'code', 'list', '--raw', '-P', 'label'],
+                           env={**os.environ, 'AIIDA_PATH': str(path)}, capture_output=True, text=True).stdout
+    assert 'gmx' in codes.split()
+
+
+@pytest.mark.parametrize('smiles, reason', [('CCO', 'only hydrocarbons'), ('C=CC', 'double'), ('C1CC', 'SMILES')])
+def test_aa_run_refuses_bad_molecules_before_creating_nodes(smiles, reason, aiida_code_installed):
+    code = aiida_code_installed(label='gmx-cli', default_calc_job_plugin='cgmob.gromacs')
+    from aiida import orm
+
+    before = orm.QueryBuilder().append(orm.Node).count()
+    result = CliRunner().invoke(cmd_root, ['aa', 'run', smiles, '-X', code.full_label, '-n', '10'])
+    assert result.exit_code != 0 and reason in result.output
+    assert orm.QueryBuilder().append(orm.Node).count() == before
