@@ -34,7 +34,8 @@ def cmd_setup(path, profile_name):
 @PATH_OPTION
 @PROFILE_OPTION
 @click.option('--molecule', default='3MePe', show_default=True, help='Built-in name or hydrocarbon SMILES.')
-@click.option('-n', '--n-molecules', default=60, show_default=True, type=click.IntRange(min=2))
+@click.option('-n', '--n-molecules', default=100, show_default=True, type=click.IntRange(min=2),
+              help='Molecules per box (at least ~100 with the default 1.1 nm cut-offs).')
 @click.option('--sample-seed', type=click.IntRange(min=0), default=7, show_default=True,
               help='Seed of the synthetic bonded parameters of the second run.')
 def cmd_demo(path, profile_name, molecule, n_molecules, sample_seed):
