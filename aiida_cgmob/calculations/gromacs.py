@@ -180,9 +180,10 @@ class GromacsCalculation(CalcJob):
         calcinfo.remote_copy_list = []
         if resume:
             parent = self.inputs.parent_folder
+            source = parent.get_remote_path()
             for name in names[: first + 1]:
-                calcinfo.remote_copy_list.append(
-                    (parent.computer.uuid, f'{parent.get_remote_path()}/{name}*', '.'))
+                for pattern in (f'{name}.*', f'{name}_*'):  # this stage's files only, not a namesake's
+                    calcinfo.remote_copy_list.append((parent.computer.uuid, f'{source}/{pattern}', '.'))
 
         walltime = self.inputs.metadata.options.get('max_wallclock_seconds')
         maxh = []
@@ -236,9 +237,4 @@ class GromacsCalculation(CalcJob):
         codeinfo.stdout_name = log
         codeinfo.join_files = True
         return codeinfo
-
-
-def stage_names(parameters: orm.Dict) -> list[str]:
-    """Names of the stages of a parameters node, in order."""
-    return [stage['name'] for stage in parameters.get_dict()['stages']]
 

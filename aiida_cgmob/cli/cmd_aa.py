@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from aiida.cmdline.params import options, types
 
+from ..protocols import protocol_names
 from . import cmd_root
 
 
@@ -68,8 +69,9 @@ def cmd_aa():
 @click.argument('molecule')
 @options.CODE(required=True, help='The gmx code, e.g. gmx@localhost.')
 @click.option('-n', '--n-molecules', type=click.IntRange(min=2), default=200, show_default=True)
-@click.option('--protocol', type=click.Choice(['fast', 'moderate', 'precise']), default='moderate',
-              show_default=True, help='Stage lengths; see docs.')
+@click.option('--protocol', type=click.Choice(list(protocol_names('gromacs'))), default='moderate',
+              show_default=True,
+              help='; '.join(f'{name}: {text}' for name, text in protocol_names('gromacs').items()))
 @click.option('--sample-seed', type=click.IntRange(min=0), default=None,
               help='Run a synthetic molecule: bonded parameters sampled with this seed.')
 @click.option('--ranges', type=click.Path(dir_okay=False, exists=True), default=None,

@@ -7,7 +7,7 @@ before any simulation runs.  Units: nm, degrees, kJ/mol, g/mol, e.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -111,10 +111,6 @@ class Molecule:
         """Name of the parameter class of a bonded term: its OPLS atom types, read in canonical order."""
         types = [self.atoms[i].type.replace('opls_', '') for i in atoms]
         return '-'.join(min(types, types[::-1]))
-
-    def with_terms(self, **terms) -> Molecule:
-        """Return a copy with some bonded term lists replaced."""
-        return replace(self, **terms)
 
 
 def resolve_smiles(name_or_smiles: str) -> tuple[str, str, str]:
