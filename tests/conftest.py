@@ -27,6 +27,19 @@ def tiny_stages(nvt_steps: int = 500, npt_steps: int = 500, dt: float = 0.002, *
     ]
 
 
+@pytest.fixture(autouse=True)
+def restore_aiida_logging():
+    """Invoking an ``aiida-cgmob`` command in-process (CliRunner) reconfigures logging without the
+    database handler (``aiida.common.log.CLI_ACTIVE``); restore it so later process reports are stored."""
+    yield
+    from aiida.common import log
+
+    if log.CLI_ACTIVE:
+        log.CLI_ACTIVE = False
+        log.CLI_LOG_LEVEL = None
+        log.configure_logging(with_orm=True)
+
+
 @pytest.fixture(scope='session')
 def gmx_executable():
     path = shutil.which('gmx')

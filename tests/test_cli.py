@@ -16,6 +16,7 @@ from aiida_cgmob.cli import cmd_root
 BIN = Path(sys.executable).parent
 
 
+
 def test_help_everywhere():
     runner = CliRunner()
     for args in ([], ['setup'], ['demo'], ['molecule'], ['molecule', 'build'], ['molecule', 'list'], ['aa'],
