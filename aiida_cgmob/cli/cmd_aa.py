@@ -14,11 +14,15 @@ from . import cmd_root
 
 def launch_aa(code, molecule: str, n_molecules: int, protocol: str | None = None, density: float = 500.0,
               seed: int = 0, sample_seed: int | None = None, ranges: dict | None = None,
-              options: dict | None = None, overrides: dict | None = None, daemon: bool = False):
+              options: dict | None = None, overrides: dict | None = None, temperature: float = 298.15,
+              pressure: float = 1.0, label: str | None = None, daemon: bool = False):
     """Build a liquid (optionally synthetic) with provenance and run the GROMACS restart chain on it.
 
+    :param density: starting density of the box, kg/m^3.
+    :param temperature: K; ``pressure``: bar.
+    :param overrides: see ``GromacsBaseWorkChain.get_builder_from_protocol`` (e.g. your own stages).
     Input errors (molecule, ranges) are raised as ValueError before any node is created.
-    Returns the work chain node.
+    Returns the work chain node (submitted, with ``daemon``).
     """
     from aiida import orm
     from aiida.engine import run_get_node, submit
@@ -37,8 +41,9 @@ def launch_aa(code, molecule: str, n_molecules: int, protocol: str | None = None
                           **({'bonded_parameters': bonded} if bonded else {}))
     builder = GromacsBaseWorkChain.get_builder_from_protocol(
         code, liquid['structure'], liquid['topology'], protocol=protocol, options=options, bonded_parameters=bonded,
-        overrides=overrides)
-    builder.metadata.label = f'{built.name} x{n_molecules}' + (f' synthetic seed {sample_seed}' if bonded else '')
+        overrides=overrides, temperature=temperature, pressure=pressure)
+    synthetic = f' synthetic seed {sample_seed}' if bonded else ''
+    builder.metadata.label = label or f'{built.name} x{n_molecules}{synthetic}'
     if daemon:
         return submit(builder)
     return run_get_node(builder).node
