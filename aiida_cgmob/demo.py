@@ -7,6 +7,7 @@ Builds a pristine OPLS-AA liquid and a synthetic one (sampled bonded parameters)
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -42,7 +43,8 @@ def main(argv=None) -> int:
             bonded = node.inputs.gromacs.bonded_parameters
             print(f'  provenance: seed {bonded.seed} -> {bonded.__class__.__name__}<{bonded.pk}> -> '
                   f'topology<{node.inputs.gromacs.topology.pk}> -> {node.process_label}<{node.pk}>')
-    print('\nInspect with:  export AIIDA_PATH=<path>; verdi -p', args.profile, 'process list -a')
+    path = os.environ.get('AIIDA_PATH', '~')
+    print(f'\nInspect with:  export AIIDA_PATH={path}; verdi -p {args.profile} process list -a')
     return 0 if pristine_ok else 1
 
 
