@@ -34,6 +34,20 @@ def load_bench_profile(path: Path = AIIDA_DIR, profile: str = PROFILE):
     return orm.load_code('gmx@localhost')
 
 
+def add_run_arguments(parser, nvt_ps: float, npt_ps: float, production_ps: float, walltime: int) -> None:
+    """The options both benchmarks share: stage lengths, thermodynamic state, threads, wall time."""
+    parser.add_argument('--nvt-ps', type=float, default=nvt_ps, help='NVT stage, ps (default: %(default)s)')
+    parser.add_argument('--npt-ps', type=float, default=npt_ps, help='NPT equilibration, ps (default: %(default)s)')
+    parser.add_argument('--production-ps', type=float, default=production_ps,
+                        help='NPT production, ps (default: %(default)s)')
+    parser.add_argument('--temperature', type=float, default=298.15, help='K (default: %(default)s)')
+    parser.add_argument('--pressure', type=float, default=1.0, help='bar (default: %(default)s)')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='mdrun threads = resources num_mpiprocs_per_machine (default: %(default)s)')
+    parser.add_argument('--walltime', type=int, default=walltime,
+                        help='max_wallclock_seconds of each job (default: %(default)s)')
+
+
 def ps_to_steps(ps: float, dt: float = DEFAULT_DT) -> int:
     return int(round(ps / dt))
 

@@ -29,16 +29,7 @@ def parse_args(argv=None):
     parser.add_argument('--molecules', nargs='+', default=list(MOLECULES), metavar='NAME',
                         help='built-in molecules with an experimental density (default: %(default)s)')
     parser.add_argument('-n', '--n-molecules', type=int, default=200, help='molecules per box (default: %(default)s)')
-    parser.add_argument('--nvt-ps', type=float, default=20.0, help='NVT stage, ps (default: %(default)s)')
-    parser.add_argument('--npt-ps', type=float, default=200.0, help='NPT equilibration, ps (default: %(default)s)')
-    parser.add_argument('--production-ps', type=float, default=150.0,
-                        help='NPT production, ps (default: %(default)s)')
-    parser.add_argument('--temperature', type=float, default=298.15, help='K (default: %(default)s)')
-    parser.add_argument('--pressure', type=float, default=1.0, help='bar (default: %(default)s)')
-    parser.add_argument('--threads', type=int, default=2,
-                        help='mdrun threads = resources num_mpiprocs_per_machine (default: %(default)s)')
-    parser.add_argument('--walltime', type=int, default=3600,
-                        help='max_wallclock_seconds of each job (default: %(default)s)')
+    _common.add_run_arguments(parser, 20.0, 200.0, 150.0, 3600)
     parser.add_argument('--tolerance', type=float, default=3.0,
                         help='accepted |deviation| from experiment, %% (default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0, help='packing seed (default: %(default)s)')

@@ -33,16 +33,7 @@ def parse_args(argv=None):
     parser.add_argument('-n', '--n-molecules', type=int, default=100, help='molecules per box (default: %(default)s)')
     parser.add_argument('--ranges', type=Path, default=None,
                         help='JSON file of sampling ranges overriding the defaults (default: the wide defaults)')
-    parser.add_argument('--nvt-ps', type=float, default=10.0, help='NVT stage, ps (default: %(default)s)')
-    parser.add_argument('--npt-ps', type=float, default=20.0, help='NPT equilibration, ps (default: %(default)s)')
-    parser.add_argument('--production-ps', type=float, default=20.0,
-                        help='NPT production, ps (default: %(default)s)')
-    parser.add_argument('--temperature', type=float, default=298.15, help='K (default: %(default)s)')
-    parser.add_argument('--pressure', type=float, default=1.0, help='bar (default: %(default)s)')
-    parser.add_argument('--threads', type=int, default=2,
-                        help='mdrun threads = resources num_mpiprocs_per_machine (default: %(default)s)')
-    parser.add_argument('--walltime', type=int, default=1800,
-                        help='max_wallclock_seconds of each job (default: %(default)s)')
+    _common.add_run_arguments(parser, 10.0, 20.0, 20.0, 1800)
     parser.add_argument('--packing-seed', type=int, default=0, help='seed of the box packing (default: %(default)s)')
     return parser.parse_args(argv)
 
