@@ -111,3 +111,13 @@ def test_bad_structure_and_mpi_are_refused(gmx_code, tiny_liquid):
         run_gromacs(gmx_code, (broken, topology), tiny_stages())
     with pytest.raises(ValueError, match='withmpi'):
         run_gromacs(gmx_code, tiny_liquid, tiny_stages(), withmpi=True)
+
+
+def test_grompp_error_message_names_the_real_cause(gmx_code, tiny_liquid):
+    """A 2.4 nm box with 1.3 nm cut-offs: grompp's ERROR block, not just 'There was 1 error in input file(s)'."""
+    cutoffs = {'rcoulomb': 1.3, 'rvdw': 1.3}
+    stages = [{'name': 'em', 'type': 'minimise', 'mdp': cutoffs},
+              {'name': 'md', 'type': 'nvt', 'mdp': {**cutoffs, 'nsteps': 10}}]
+    _, node = run_gromacs(gmx_code, tiny_liquid, stages)
+    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_GROMPP.status
+    assert 'cut-off length is longer than half the shortest box vector' in node.exit_message

@@ -43,7 +43,17 @@ def fatal_error(text: str) -> str | None:
 
 def grompp_warnings(text: str) -> list[str]:
     """The WARNING blocks of a grompp log, one string each."""
-    return [' '.join(block.split()) for block in re.findall(r'WARNING \d+ \[.*?\]:\n(.*?)\n\n', text, re.S)]
+    return _grompp_blocks(text, 'WARNING')
+
+
+def grompp_errors(text: str) -> list[str]:
+    """The ERROR blocks of a grompp log (the real causes behind 'There was 1 error in input file(s)')."""
+    return _grompp_blocks(text, 'ERROR')
+
+
+def _grompp_blocks(text: str, kind: str) -> list[str]:
+    blocks = re.findall(rf'^{kind} \d+ \[.*?\]:\n(.*?)\n\s*\n', text, re.S | re.M)
+    return [' '.join(block.replace('ERROR:', '').split()) for block in blocks]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from aiida_cgmob.gromacs.outputs import (
     block_average,
     fatal_error,
     gro_box,
+    grompp_errors,
     grompp_warnings,
     mdrun_status,
     read_xvg,
@@ -69,6 +70,9 @@ class GromacsParser(Parser):
             if warnings:
                 entry['grompp_warnings'] = warnings
             error = fatal_error(grompp_log)
+            causes = grompp_errors(grompp_log)
+            if error and causes:
+                error = f'{" | ".join(causes)} ({error})'
             if error:
                 entry['status'] = 'grompp failed'
                 entry['error'] = error
