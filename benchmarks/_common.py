@@ -48,6 +48,14 @@ def add_run_arguments(parser, nvt_ps: float, npt_ps: float, production_ps: float
                         help='max_wallclock_seconds of each job (default: %(default)s)')
 
 
+def stages_and_options(args) -> tuple[list[dict], dict]:
+    """The stages and calculation options the shared run arguments (:func:`add_run_arguments`) describe."""
+    stages = md_stages(args.nvt_ps, args.npt_ps, args.production_ps, args.temperature, args.pressure)
+    options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': args.threads},
+               'max_wallclock_seconds': args.walltime}
+    return stages, options
+
+
 def ps_to_steps(ps: float, dt: float = DEFAULT_DT) -> int:
     return int(round(ps / dt))
 

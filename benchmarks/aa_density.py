@@ -43,9 +43,7 @@ def main(argv=None) -> int:
 
     from aiida_cgmob.topology import BUILTIN_MOLECULES
 
-    stages = _common.md_stages(args.nvt_ps, args.npt_ps, args.production_ps, args.temperature, args.pressure)
-    options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': args.threads},
-               'max_wallclock_seconds': args.walltime}
+    stages, options = _common.stages_and_options(args)
     header = (f'aa_density: unperturbed OPLS-AA, {args.n_molecules} molecules, {args.temperature} K, '
               f'{args.pressure} bar, {args.threads} threads; stages: minimise, {args.nvt_ps:g} ps NVT, '
               f'{args.npt_ps:g} ps NPT, {args.production_ps:g} ps NPT production (dt {_common.DEFAULT_DT} ps)')

@@ -53,9 +53,7 @@ def main(argv=None) -> int:
     ranges = json.loads(args.ranges.read_text()) if args.ranges else None
     code = _common.load_bench_profile()
 
-    stages = _common.md_stages(args.nvt_ps, args.npt_ps, args.production_ps, args.temperature, args.pressure)
-    options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': args.threads},
-               'max_wallclock_seconds': args.walltime}
+    stages, options = _common.stages_and_options(args)
     header = (f'synthetic_seeds: {args.molecule} x{args.n_molecules}, sampling ranges '
               f'{"from " + str(args.ranges) if ranges else "default (wide)"}, seeds {args.seeds}, '
               f'{args.temperature} K, {args.pressure} bar, {args.threads} threads; stages: minimise, '

@@ -75,7 +75,7 @@ def validate_topology(value, _):
     local = [name for name in includes if '.ff/' not in name]
     if local:
         return (f'topology {value.filename!r} includes {local}: pass a self-contained topology (molecules written '
-                'inline), as the molecule builder produces')
+                'inline), as the build_liquid calcfunction produces')
     if '[ molecules ]' not in text.replace('[molecules]', '[ molecules ]'):
         return f'topology {value.filename!r} has no [ molecules ] section'
     return None
