@@ -1,0 +1,350 @@
+"""Descriptors of a bead trajectory: g(r), MSD(t), self-diffusion coefficient, densities.
+
+Units: r nm, t ps, MSD nm^2, D nm^2/ps (x1000 gives 1e-9 m^2/s), number density nm^-3, mass
+density kg/m^3, masses g/mol.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .mapping import box_vectors, box_volumes
+from .trajectory import BeadTrajectory, DescriptorError
+
+__all__ = ['DEFAULT_SETTINGS', 'Descriptors', 'Diffusion', 'RDF', 'MSD', 'compute_descriptors', 'fit_diffusion',
+           'half_box_width', 'mean_squared_displacement', 'radial_distribution', 'read_descriptors',
+           'validate_settings', 'yeh_hummer_correction']
+
+#: nm^-3 x g/mol -> kg/m^3 (1e27 nm^-3/m^3 x 1e-3 kg/g / Avogadro)
+MASS_DENSITY_FACTOR = 1e24 / 6.02214076e23
+BOLTZMANN = 1.380649e-23  # J/K
+YEH_HUMMER_XI = 2.837297  # cubic lattice constant of the Yeh-Hummer correction
+NM2_PER_PS_IN_SI = 1e-6  # 1 nm^2/ps = 1e-6 m^2/s
+
+DEFAULT_SETTINGS = {
+    'r_max': None,  # nm; None: 2.5 nm or half the smallest box width, whichever is smaller
+    'bin_width': 0.005,  # nm
+    'begin': None,  # ps; frames before are skipped
+    'end': None,  # ps
+    'fit_window': None,  # [t_start, t_end] in ps; None: chosen from the log-log slope
+    'tail_fraction': 0.5,  # automatic window ends at this fraction of the trajectory (few time origins beyond)
+    'slope_tolerance': 0.1,  # automatic window: |d ln MSD / d ln t - 1| below this
+    'temperature': None,  # K, only for the Yeh-Hummer correction
+    'viscosity': None,  # Pa s; when given, a Yeh-Hummer corrected D is reported next to the raw one
+}
+DEFAULT_R_MAX = 2.5  # nm
+
+
+def validate_settings(settings: dict) -> dict:
+    """Complete ``settings`` with defaults; raise ValueError naming the offending key and value."""
+    unknown = set(settings) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise ValueError(f'unknown descriptor setting(s) {sorted(unknown)}; allowed: {sorted(DEFAULT_SETTINGS)}')
+    merged = {**DEFAULT_SETTINGS, **settings}
+
+    def positive(key, allow_none=True):
+        value = merged[key]
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f'{key} must be a positive number, got {value!r}')
+
+    for key in ('r_max', 'temperature', 'viscosity'):
+        positive(key)
+    positive('bin_width', allow_none=False)
+    for key in ('begin', 'end'):
+        value = merged[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ValueError(f'{key} must be a time >= 0 in ps, got {value!r}')
+    if merged['begin'] is not None and merged['end'] is not None and merged['end'] <= merged['begin']:
+        raise ValueError(f'end ({merged["end"]} ps) must be later than begin ({merged["begin"]} ps)')
+    if merged['r_max'] is not None and merged['bin_width'] >= merged['r_max']:
+        raise ValueError(f'bin_width ({merged["bin_width"]} nm) must be smaller than r_max ({merged["r_max"]} nm)')
+    window = merged['fit_window']
+    if window is not None:
+        if (not isinstance(window, (list, tuple)) or len(window) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)
+                or not 0 <= window[0] < window[1]):
+            raise ValueError(f'fit_window must be [t_start, t_end] in ps with 0 <= t_start < t_end, got {window!r}')
+    fraction = merged['tail_fraction']
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f'tail_fraction must be in (0, 1], got {fraction!r}')
+    tolerance = merged['slope_tolerance']
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
+        raise ValueError(f'slope_tolerance must be in (0, 1), got {tolerance!r}')
+    if (merged['viscosity'] is None) != (merged['temperature'] is None):
+        raise ValueError('the Yeh-Hummer correction needs both temperature (K) and viscosity (Pa s); '
+                         f'got temperature={merged["temperature"]!r}, viscosity={merged["viscosity"]!r}')
+    return merged
+
+
+def half_box_width(dimensions: np.ndarray) -> float:
+    """Half the smallest perpendicular width over all frames (nm): the largest r the minimum image allows."""
+    vectors = box_vectors(np.atleast_2d(dimensions))
+    volumes = np.abs(np.linalg.det(vectors))
+    widths = [volumes / np.linalg.norm(np.cross(vectors[:, j], vectors[:, k]), axis=-1)
+              for j, k in ((1, 2), (2, 0), (0, 1))]
+    return float(np.min(widths) / 2)
+
+
+@dataclass
+class RDF:
+    r: np.ndarray  # bin centres, nm
+    g: np.ndarray
+    bin_width: float
+    r_max: float
+    n_frames: int
+
+
+def radial_distribution(trajectory: BeadTrajectory, r_max: float | None = None, bin_width: float = 0.005) -> RDF:
+    """Bead-bead g(r) on bins of ``bin_width`` from 0 to ``r_max`` (nm), averaged over frames.
+
+    Normalised by the ideal-gas pair count N(N-1)/2 x shell volume / V of each frame, so an ideal gas
+    gives 1 at every r.  ``r_max=None`` takes 2.5 nm or half the smallest box width, whichever is
+    smaller (rounded down to whole bins); an explicit r_max beyond half the box is an error.
+    """
+    limit = half_box_width(trajectory.dimensions)
+    if r_max is None:
+        r_max = min(DEFAULT_R_MAX, limit)
+        r_max = np.floor(r_max / bin_width + 1e-9) * bin_width
+    elif r_max > limit + 1e-9:
+        raise DescriptorError('box_too_small', f'r_max = {r_max} nm exceeds half the smallest box width '
+                                               f'({limit:.4f} nm): the box must be at least 2 x r_max')
+    n_bins = int(round(r_max / bin_width))
+    if n_bins < 1:
+        raise ValueError(f'r_max = {r_max} nm holds no bin of width {bin_width} nm')
+    edges = np.linspace(0.0, n_bins * bin_width, n_bins + 1)
+    return RDF(r=0.5 * (edges[1:] + edges[:-1]), g=pair_correlation(trajectory, edges), bin_width=bin_width,
+               r_max=float(edges[-1]), n_frames=trajectory.n_frames)
+
+
+def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarray:
+    """g(r) on the bins between ``edges`` (nm, increasing, >= 0): pair counts over the ideal-gas count."""
+    from MDAnalysis.lib.distances import self_capped_distance
+
+    edges = np.asarray(edges, dtype=np.float64)
+    counts = np.zeros(len(edges) - 1)
+    for xyz, box in zip(trajectory.positions, trajectory.dimensions, strict=True):
+        _, distances = self_capped_distance(xyz.astype(np.float32), edges[-1], box=box.astype(np.float32))
+        counts += np.histogram(distances, bins=edges)[0]
+    n = trajectory.n_beads
+    shells = 4.0 / 3.0 * np.pi * np.diff(edges**3)
+    ideal = 0.5 * n * (n - 1) * shells * np.sum(1.0 / box_volumes(trajectory.dimensions))
+    return counts / ideal
+
+
+@dataclass
+class MSD:
+    t: np.ndarray  # lag times, ps
+    msd: np.ndarray  # (lags, 3): x, y, z components, nm^2 (the total is their sum)
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.msd.sum(axis=1)
+
+
+def _frame_interval(times: np.ndarray) -> float:
+    if len(times) < 3:
+        raise DescriptorError('too_short', f'{len(times)} frames are too few for an MSD')
+    steps = np.diff(times)
+    if np.ptp(steps) > 1e-3 * steps.mean() + 1e-6:
+        raise DescriptorError('uneven_frames', f'frames are not evenly spaced in time (intervals {steps.min():g}-'
+                                               f'{steps.max():g} ps); the MSD needs a constant interval')
+    return float(steps.mean())
+
+
+def mean_squared_displacement(trajectory: BeadTrajectory, chunk_beads: int = 256) -> MSD:
+    """MSD per Cartesian direction averaged over beads and all time origins, by the FFT algorithm
+    (Calandrini et al., Collection SFN 12, 201 (2011)): O(F log F) per bead instead of O(F^2)."""
+    dt = _frame_interval(trajectory.times)
+    positions = trajectory.unwrapped()
+    n_frames = positions.shape[0]
+    size = 1 << (2 * n_frames - 1).bit_length()
+    counts = n_frames - np.arange(n_frames)
+    total = np.zeros((n_frames, 3))
+    for start in range(0, positions.shape[1], chunk_beads):
+        x = positions[:, start:start + chunk_beads] - positions[0, start:start + chunk_beads]  # (F, n, 3)
+        spectrum = np.fft.rfft(x, n=size, axis=0)
+        s2 = np.fft.irfft(spectrum * spectrum.conj(), n=size, axis=0)[:n_frames] / counts[:, None, None]
+        squares = np.einsum('fnd,fnd->fd', x, x)  # sum over beads of x^2 per frame and direction
+        # S1(m) = sum_{k=0}^{F-m-1} [x(k)^2 + x(k+m)^2] / (F - m), by a running subtraction
+        head = np.cumsum(np.vstack([np.zeros((1, 3)), squares[:-1]]), axis=0)  # sum_{k<m} x(k)^2
+        tail = np.cumsum(np.vstack([np.zeros((1, 3)), squares[::-1][:-1]]), axis=0)  # sum_{k>F-1-m} x(k)^2
+        s1 = (2 * squares.sum(axis=0) - head - tail) / counts[:, None]
+        total += s1 - 2 * s2.sum(axis=1)
+    return MSD(t=dt * np.arange(n_frames), msd=total / positions.shape[1])
+
+
+@dataclass
+class Diffusion:
+    D: float  # nm^2/ps, mean over x, y, z
+    D_error: float  # nm^2/ps, standard error of the mean over the three directions
+    D_xyz: list[float]  # nm^2/ps
+    fit_window: list[float]  # ps
+    window_chosen: str  # 'automatic' or 'given'
+    box_length: float  # nm, cube root of the mean volume (for a finite-size correction)
+    D_yeh_hummer: float | None = None  # nm^2/ps, only when a viscosity was supplied
+    yeh_hummer: dict = field(default_factory=dict)
+
+    @property
+    def D_si(self) -> float:
+        """D in 1e-9 m^2/s."""
+        return self.D * 1e3
+
+
+def local_slopes(msd: MSD, points_per_decade: int = 10, half_width: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """d ln MSD / d ln t on log-spaced lags, each from a least-squares line over +-``half_width`` decades."""
+    t, y = msd.t[1:], msd.total[1:]
+    valid = y > 0
+    t, y = t[valid], y[valid]
+    if len(t) < 3:
+        return np.array([]), np.array([])
+    log_t, log_y = np.log10(t), np.log10(y)
+    centres = 10 ** np.arange(log_t[0], log_t[-1] + 1e-9, 1.0 / points_per_decade)
+    slopes = []
+    for centre in np.log10(centres):
+        near = np.abs(log_t - centre) <= half_width
+        slopes.append(np.polyfit(log_t[near], log_y[near], 1)[0] if near.sum() >= 3 else np.nan)
+    return centres, np.array(slopes)
+
+
+def automatic_window(msd: MSD, tail_fraction: float = 0.5, tolerance: float = 0.1) -> list[float]:
+    """The diffusive window: from where the log-log slope of MSD(t) settles within 1 +- ``tolerance``
+    (after the ballistic and caged start) up to ``tail_fraction`` of the trajectory (fewer time origins
+    make the tail noisy)."""
+    t_end = tail_fraction * msd.t[-1]
+    centres, slopes = local_slopes(msd)
+    inside = centres <= t_end
+    centres, slopes = centres[inside], slopes[inside]
+    off = np.flatnonzero(~(np.abs(slopes - 1.0) <= tolerance))
+    if len(centres) == 0 or (len(off) and off[-1] == len(centres) - 1):
+        reached = f'{slopes[~np.isnan(slopes)][-1]:.2f}' if np.any(~np.isnan(slopes)) else 'undefined'
+        raise DescriptorError('no_diffusive_regime', f'no diffusive regime within the first {t_end:g} ps: the '
+                                                     f'log-log slope of MSD(t) ends at {reached}, not 1 +- {tolerance};'
+                                                     ' run a longer production')
+    t_start = centres[off[-1] + 1] if len(off) else msd.t[1]
+    n_points = np.count_nonzero((msd.t >= t_start) & (msd.t <= t_end))
+    if t_end < 2 * t_start or n_points < 10:
+        raise DescriptorError('no_diffusive_regime', f'the diffusive regime starts at {t_start:g} ps, too close to '
+                                                     f'the end of the usable MSD ({t_end:g} ps, {n_points} points); '
+                                                     'run a longer production')
+    return [float(t_start), float(t_end)]
+
+
+def yeh_hummer_correction(box_length: float, temperature: float, viscosity: float) -> float:
+    """Finite-size correction (nm^2/ps) to add to D of a cubic periodic box: k_B T xi / (6 pi eta L)
+    (Yeh and Hummer, J. Phys. Chem. B 108, 15873 (2004)).  box_length nm, temperature K, viscosity Pa s."""
+    si = BOLTZMANN * temperature * YEH_HUMMER_XI / (6 * np.pi * viscosity * box_length * 1e-9)
+    return si / NM2_PER_PS_IN_SI
+
+
+def fit_diffusion(msd: MSD, box_length: float, fit_window: list[float] | None = None, tail_fraction: float = 0.5,
+                  slope_tolerance: float = 0.1, temperature: float | None = None,
+                  viscosity: float | None = None) -> Diffusion:
+    """D from a least-squares line MSD_a(t) = 2 D_a t + c_a in the diffusive window, per direction a.
+
+    The intercept absorbs the ballistic/caged offset.  The reported error is the standard error of
+    the mean over the three directions.  The Yeh-Hummer correction is reported separately and only
+    when a viscosity (and temperature) is given; D itself is never corrected.
+    """
+    window = list(fit_window) if fit_window is not None else automatic_window(msd, tail_fraction, slope_tolerance)
+    chosen = 'given' if fit_window is not None else 'automatic'
+    inside = (msd.t >= window[0] - 1e-9) & (msd.t <= window[1] + 1e-9)
+    if np.count_nonzero(inside) < 3:
+        raise DescriptorError('no_diffusive_regime', f'the fit window {window} ps holds {np.count_nonzero(inside)} '
+                                                     f'MSD points (the trajectory spans {msd.t[-1]:g} ps)')
+    slopes = np.polyfit(msd.t[inside], msd.msd[inside], 1)[0]
+    d_xyz = slopes / 2.0
+    result = Diffusion(D=float(d_xyz.mean()), D_error=float(d_xyz.std(ddof=1) / np.sqrt(3)),
+                       D_xyz=[float(v) for v in d_xyz], fit_window=window, window_chosen=chosen,
+                       box_length=float(box_length))
+    if viscosity is not None:
+        correction = yeh_hummer_correction(box_length, temperature, viscosity)
+        result.D_yeh_hummer = result.D + correction
+        result.yeh_hummer = {'correction': correction, 'temperature': temperature, 'viscosity': viscosity}
+    return result
+
+
+@dataclass
+class Descriptors:
+    rdf: RDF
+    msd: MSD
+    diffusion: Diffusion
+    number_density: float  # nm^-3
+    mass_density: float  # kg/m^3
+    mass_density_error: float  # kg/m^3, standard error from 5 blocks
+    bead_mass: float  # g/mol
+    n_beads: int
+    n_frames: int
+    time_span: list[float] = field(default_factory=list)  # ps
+    source: str = ''
+
+    def summary(self) -> dict:
+        """All scalars with their units, as stored in ``descriptors.json``."""
+        diffusion = asdict(self.diffusion)
+        return {
+            'source': self.source,
+            'n_beads': self.n_beads,
+            'n_frames': self.n_frames,
+            'time_span': self.time_span,
+            'bead_mass': self.bead_mass,
+            'number_density': self.number_density,
+            'mass_density': self.mass_density,
+            'mass_density_error': self.mass_density_error,
+            'rdf': {'r_max': self.rdf.r_max, 'bin_width': self.rdf.bin_width, 'n_frames': self.rdf.n_frames},
+            'diffusion': diffusion,
+            'units': UNITS,
+        }
+
+    def write(self, directory: str | Path, stem: str = 'descriptors') -> list[Path]:
+        """Write ``<stem>.npz`` (arrays) and ``<stem>.json`` (scalars, units)."""
+        directory = Path(directory)
+        arrays = directory / f'{stem}.npz'
+        np.savez(arrays, r=self.rdf.r, g=self.rdf.g, t=self.msd.t, msd=self.msd.msd)
+        summary = directory / f'{stem}.json'
+        summary.write_text(json.dumps(self.summary(), indent=1))
+        return [arrays, summary]
+
+
+UNITS = {
+    'r': 'nm', 'bin_width': 'nm', 'r_max': 'nm', 't': 'ps', 'msd': 'nm^2', 'D': 'nm^2/ps', 'D_si': '1e-9 m^2/s',
+    'fit_window': 'ps', 'box_length': 'nm', 'number_density': 'nm^-3', 'mass_density': 'kg/m^3',
+    'bead_mass': 'g/mol', 'time_span': 'ps', 'viscosity': 'Pa s', 'temperature': 'K',
+}
+
+
+def block_error(values: np.ndarray, n_blocks: int = 5) -> float:
+    """Standard error of the mean from ``n_blocks`` contiguous blocks (0 for fewer values than blocks)."""
+    if len(values) < n_blocks:
+        return 0.0
+    means = np.array([block.mean() for block in np.array_split(values, n_blocks)])
+    return float(means.std(ddof=1) / np.sqrt(n_blocks))
+
+
+def compute_descriptors(trajectory: BeadTrajectory, **settings) -> Descriptors:
+    """g(r), MSD, D and densities of a bead trajectory; ``settings`` as in :data:`DEFAULT_SETTINGS`
+    (``begin``/``end`` apply when the trajectory is read, not here)."""
+    settings = validate_settings(settings)
+    rdf = radial_distribution(trajectory, settings['r_max'], settings['bin_width'])
+    msd = mean_squared_displacement(trajectory)
+    volumes = box_volumes(trajectory.dimensions)
+    diffusion = fit_diffusion(msd, float(np.cbrt(volumes.mean())), settings['fit_window'], settings['tail_fraction'],
+                              settings['slope_tolerance'], settings['temperature'], settings['viscosity'])
+    number_densities = trajectory.n_beads / volumes
+    mass_densities = number_densities * trajectory.bead_mass * MASS_DENSITY_FACTOR
+    return Descriptors(rdf=rdf, msd=msd, diffusion=diffusion, number_density=float(number_densities.mean()),
+                       mass_density=float(mass_densities.mean()), mass_density_error=block_error(mass_densities),
+                       bead_mass=trajectory.bead_mass, n_beads=trajectory.n_beads, n_frames=trajectory.n_frames,
+                       time_span=[float(trajectory.times[0]), float(trajectory.times[-1])], source=trajectory.source)
+
+
+def read_descriptors(directory: str | Path, stem: str = 'descriptors') -> tuple[dict, dict]:
+    """(arrays, summary) as written by :meth:`Descriptors.write`."""
+    directory = Path(directory)
+    with np.load(directory / f'{stem}.npz') as data:
+        arrays = {key: data[key] for key in data.files}
+    return arrays, json.loads((directory / f'{stem}.json').read_text())

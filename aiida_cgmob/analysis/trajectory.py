@@ -1,0 +1,248 @@
+"""Bead trajectories: all-atom GROMACS runs mapped to one bead per molecule, or CG runs read as they are.
+
+Everything returned is in package units: nm, ps, g/mol; box dimensions ``[a, b, c, alpha, beta,
+gamma]`` in nm and degrees.  Bead positions are stored frame by frame as the trajectory gives them
+(any periodic image of the frame's own box: what minimum-image distances for g(r) need); the MSD
+asks for :meth:`BeadTrajectory.unwrapped`, continuous in time.  The two differ under NPT, where an
+unwrapped position is no longer a lattice vector of the current box away from the wrapped one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .mapping import MoleculeMap, centres_of_mass, unwrap_in_time
+
+__all__ = ['BeadTrajectory', 'DescriptorError', 'map_gromacs', 'read_beads', 'read_lammps_dump',
+           'write_lammps_dump', 'write_xtc']
+
+ANGSTROM_PER_NM = 10.0
+
+
+class DescriptorError(ValueError):
+    """A trajectory that cannot give the requested descriptors; ``kind`` names the failure for exit codes."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class BeadTrajectory:
+    """One bead per molecule: positions (F, N, 3) nm, dimensions (F, 6), times (F,) ps."""
+
+    positions: np.ndarray
+    dimensions: np.ndarray
+    times: np.ndarray
+    bead_mass: float  # g/mol, the molecular mass for a mapped AA trajectory
+    source: str = ''
+
+    @property
+    def n_frames(self) -> int:
+        return self.positions.shape[0]
+
+    @property
+    def n_beads(self) -> int:
+        return self.positions.shape[1]
+
+    def unwrapped(self) -> np.ndarray:
+        """Positions (F, N, 3) without periodic jumps, for displacements."""
+        return unwrap_in_time(self.positions, self.dimensions)
+
+    def __post_init__(self):
+        if self.n_frames == 0:
+            raise DescriptorError('empty_trajectory', f'{self.source or "trajectory"}: no frames in the chosen range')
+        if not self.bead_mass > 0:
+            raise ValueError(f'bead_mass must be a positive mass in g/mol, got {self.bead_mass!r}')
+
+
+def _require(path: str | Path, what: str) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise DescriptorError('missing_file', f'{what} {str(path)!r} does not exist')
+    return path
+
+
+def _universe(*paths, **kwargs):
+    import MDAnalysis as mda
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # MDAnalysis warns about guessed attributes we do not use
+        return mda.Universe(*[str(p) for p in paths], **kwargs)
+
+
+def _frame_slice(times: np.ndarray, begin: float | None, end: float | None) -> np.ndarray:
+    keep = np.ones(len(times), dtype=bool)
+    if begin is not None:
+        keep &= times >= begin - 1e-6
+    if end is not None:
+        keep &= times <= end + 1e-6
+    return np.flatnonzero(keep)
+
+
+def map_gromacs(topology: str | Path, trajectory: str | Path, begin: float | None = None,
+                end: float | None = None, chunk_frames: int = 256) -> BeadTrajectory:
+    """Map a GROMACS run (``.tpr`` + ``.xtc``/``.trr``) to molecular centres of mass.
+
+    Molecules are the bonded fragments of the run input; each is made whole around its first atom
+    in every frame (as MDAnalysis' ``unwrap`` does), then reduced to its centre of mass, vectorised
+    over frames and molecules.  ``begin``/``end`` (ps) select frames.  Only pure liquids are mapped:
+    molecules of different masses are refused.  Each centre lies where the molecule's first atom
+    puts it, as with MDAnalysis' ``center_of_mass(compound=..., unwrap=True)``.
+    """
+    topology = _require(topology, 'topology')
+    trajectory = _require(trajectory, 'trajectory')
+    universe = _universe(topology, trajectory)
+    atoms = universe.atoms
+    molecules = MoleculeMap.from_bonds(len(atoms), universe.bonds.indices, atoms.masses)
+    masses = molecules.molecular_masses
+    if np.ptp(masses) > 1e-3:
+        raise DescriptorError('mixture', f'{topology}: molecules of different masses ({masses.min():.3f}-'
+                                         f'{masses.max():.3f} g/mol); only pure liquids are mapped to one bead type')
+    reader = universe.trajectory
+    times = np.array([reader.time]) if reader.n_frames == 1 else reader.time + reader.dt * np.arange(reader.n_frames)
+    frames = _frame_slice(times, begin, end)
+
+    centres = np.empty((len(frames), molecules.n_molecules, 3))
+    dimensions = np.empty((len(frames), 6))
+    read_times = np.empty(len(frames))
+    buffer = np.empty((min(chunk_frames, max(len(frames), 1)), len(atoms), 3), dtype=np.float32)
+    for start in range(0, len(frames), chunk_frames):
+        chunk = frames[start:start + chunk_frames]
+        for slot, frame in enumerate(chunk):
+            ts = reader[int(frame)]
+            buffer[slot] = ts.positions
+            dimensions[start + slot] = ts.dimensions
+            read_times[start + slot] = ts.time
+        box = dimensions[start:start + len(chunk)].copy()
+        box[:, :3] /= ANGSTROM_PER_NM
+        centres[start:start + len(chunk)] = centres_of_mass(buffer[:len(chunk)] / ANGSTROM_PER_NM, box, molecules)
+    dimensions[:, :3] /= ANGSTROM_PER_NM
+    return BeadTrajectory(centres, dimensions, read_times, float(masses[0]),
+                          source=f'{topology.name}+{trajectory.name}')
+
+
+def read_beads(trajectory: str | Path, bead_mass: float, begin: float | None = None, end: float | None = None,
+               timestep: float | None = None) -> BeadTrajectory:
+    """Read a coarse-grained trajectory in which every particle is a bead (LAMMPS dump or xtc).
+
+    ``bead_mass`` in g/mol.  LAMMPS text dumps (``.lammpstrj``/``.dump``, real units: Å) need the
+    integration ``timestep`` in fs to turn step numbers into ps; xtc files carry ps and nm already.
+    """
+    trajectory = _require(trajectory, 'trajectory')
+    if trajectory.suffix in ('.xtc', '.trr'):
+        positions, dimensions, times = _read_mdanalysis(trajectory)
+    elif trajectory.suffix in ('.lammpstrj', '.dump'):
+        if timestep is None:
+            raise ValueError(f'{trajectory.name}: a LAMMPS text dump needs the time step (fs) to convert steps to ps')
+        positions, dimensions, steps = read_lammps_dump(trajectory)
+        times = steps * timestep / 1000.0
+    else:
+        raise DescriptorError('unknown_format', f'{trajectory.name}: unknown trajectory format {trajectory.suffix!r} '
+                                                '(expected .xtc, .trr, .lammpstrj or .dump)')
+    frames = _frame_slice(times, begin, end)
+    positions, dimensions = positions[frames], dimensions[frames]
+    return BeadTrajectory(positions, dimensions, times[frames], float(bead_mass),
+                          source=trajectory.name)
+
+
+def _read_mdanalysis(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from MDAnalysis.coordinates.TRR import TRRReader
+    from MDAnalysis.coordinates.XTC import XTCReader
+
+    reader = (XTCReader if path.suffix == '.xtc' else TRRReader)(str(path))
+    positions = np.empty((reader.n_frames, reader.n_atoms, 3))
+    dimensions = np.empty((reader.n_frames, 6))
+    times = np.empty(reader.n_frames)
+    for index, ts in enumerate(reader):
+        positions[index] = ts.positions
+        dimensions[index] = ts.dimensions
+        times[index] = ts.time
+    reader.close()
+    positions /= ANGSTROM_PER_NM
+    dimensions[:, :3] /= ANGSTROM_PER_NM
+    return positions, dimensions, times
+
+
+def read_lammps_dump(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (F, N, 3) nm sorted by atom id, dimensions (F, 6) and step numbers (F,) of a LAMMPS text dump.
+
+    Real units (Å) are assumed.  Columns ``x y z``, ``xu yu zu`` or scaled ``xs ys zs`` are read;
+    image flags ``ix iy iz``, when present, are applied (the result is then unwrapped already).
+    """
+    lines = Path(path).read_text().splitlines()
+    positions, dimensions, steps = [], [], []
+    index = 0
+    while index < len(lines):
+        if not lines[index].startswith('ITEM: TIMESTEP'):
+            index += 1
+            continue
+        steps.append(int(lines[index + 1]))
+        n_atoms = int(lines[index + 3])
+        bounds_header = lines[index + 4].split()
+        bounds = np.array([[float(v) for v in lines[index + 5 + k].split()] for k in range(3)])
+        triclinic = 'xy' in bounds_header
+        tilt = bounds[:, 2] if triclinic else np.zeros(3)
+        xy, xz, yz = tilt
+        lo, hi = bounds[:, 0].copy(), bounds[:, 1].copy()
+        if triclinic:  # bounding box -> cell (LAMMPS howto_triclinic)
+            lo[0] -= min(0.0, xy, xz, xy + xz)
+            hi[0] -= max(0.0, xy, xz, xy + xz)
+            lo[1] -= min(0.0, yz)
+            hi[1] -= max(0.0, yz)
+        cell = np.array([[hi[0] - lo[0], 0, 0], [xy, hi[1] - lo[1], 0], [xz, yz, hi[2] - lo[2]]])
+        columns = lines[index + 8].split()[2:]
+        table = np.array([line.split() for line in lines[index + 9:index + 9 + n_atoms]], dtype=np.float64)
+        table = table[np.argsort(table[:, columns.index('id')])]
+        if 'xs' in columns:
+            scaled = table[:, [columns.index(c) for c in ('xs', 'ys', 'zs')]]
+            xyz = lo + scaled @ cell
+        else:
+            names = ('xu', 'yu', 'zu') if 'xu' in columns else ('x', 'y', 'z')
+            xyz = table[:, [columns.index(c) for c in names]]
+        if 'ix' in columns:
+            xyz = xyz + table[:, [columns.index(c) for c in ('ix', 'iy', 'iz')]] @ cell
+        positions.append(xyz / ANGSTROM_PER_NM)
+        a, b, c = (np.linalg.norm(v) for v in cell)
+        angles = [np.degrees(np.arccos(np.dot(cell[j], cell[k]) / (np.linalg.norm(cell[j]) * np.linalg.norm(cell[k]))))
+                  for j, k in ((1, 2), (0, 2), (0, 1))]
+        dimensions.append([a / ANGSTROM_PER_NM, b / ANGSTROM_PER_NM, c / ANGSTROM_PER_NM, *angles])
+        index += 9 + n_atoms
+    if not steps:
+        raise DescriptorError('empty_trajectory', f'{path}: no frames in the LAMMPS dump')
+    return np.array(positions), np.array(dimensions), np.array(steps, dtype=np.float64)
+
+
+def write_lammps_dump(path: str | Path, positions: np.ndarray, dimensions: np.ndarray, steps: np.ndarray) -> None:
+    """Write orthorhombic frames (nm) as a LAMMPS text dump (real units, ``id type x y z``, wrapped into the box)."""
+    with open(path, 'w') as handle:
+        for xyz, box, step in zip(positions, dimensions, steps, strict=True):
+            if not np.allclose(box[3:], 90.0):
+                raise ValueError('write_lammps_dump writes orthorhombic boxes only')
+            lengths = box[:3] * ANGSTROM_PER_NM
+            wrapped = np.mod(xyz * ANGSTROM_PER_NM, lengths)
+            handle.write(f'ITEM: TIMESTEP\n{int(step)}\nITEM: NUMBER OF ATOMS\n{len(xyz)}\n'
+                         'ITEM: BOX BOUNDS pp pp pp\n')
+            handle.write(''.join(f'0.0 {length:.6f}\n' for length in lengths))
+            handle.write('ITEM: ATOMS id type x y z\n')
+            handle.write(''.join(f'{i + 1} 1 {x:.5f} {y:.5f} {z:.5f}\n' for i, (x, y, z) in enumerate(wrapped)))
+
+
+def write_xtc(path: str | Path, positions: np.ndarray, dimensions: np.ndarray, times: np.ndarray) -> None:
+    """Write frames (nm, ps) as an xtc file, each bead wrapped into the primary cell."""
+    from MDAnalysis.coordinates.timestep import Timestep
+    from MDAnalysis.coordinates.XTC import XTCWriter
+
+    with XTCWriter(str(path), n_atoms=positions.shape[1]) as writer:
+        for frame, (xyz, box, time) in enumerate(zip(positions, dimensions, times, strict=True)):
+            ts = Timestep(positions.shape[1])
+            ts.frame = frame
+            ts.dimensions = np.r_[box[:3] * ANGSTROM_PER_NM, box[3:]]
+            ts.positions = np.mod(xyz * ANGSTROM_PER_NM, box[:3] * ANGSTROM_PER_NM)
+            ts.time = time
+            ts.data['step'] = frame
+            writer.write(ts)
