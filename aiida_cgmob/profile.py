@@ -18,7 +18,8 @@ __all__ = ['DEFAULT_PROFILE', 'setup_profile', 'verdi']
 
 DEFAULT_PROFILE = 'cgmob'
 #: (label, executable, default plugin) of the codes made on localhost when the executable exists.
-CODES = (('gmx', 'gmx', 'cgmob.gromacs'), ('lmp', 'lmp', None))
+CODES = (('gmx', 'gmx', 'cgmob.gromacs'), ('lmp', 'lmp', None),
+         ('cgmob-descriptors', 'cgmob-descriptors', 'cgmob.descriptors'))
 
 
 def verdi(path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

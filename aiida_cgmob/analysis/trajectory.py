@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .mapping import MoleculeMap, centres_of_mass, unwrap_in_time
+from .mapping import MoleculeMap, box_vectors, centres_of_mass, unwrap_in_time
 
 __all__ = ['BeadTrajectory', 'DescriptorError', 'map_gromacs', 'read_beads', 'read_lammps_dump',
            'write_lammps_dump', 'write_xtc']
@@ -233,16 +233,13 @@ def write_lammps_dump(path: str | Path, positions: np.ndarray, dimensions: np.nd
 
 
 def write_xtc(path: str | Path, positions: np.ndarray, dimensions: np.ndarray, times: np.ndarray) -> None:
-    """Write frames (nm, ps) as an xtc file, each bead wrapped into the primary cell."""
-    from MDAnalysis.coordinates.timestep import Timestep
-    from MDAnalysis.coordinates.XTC import XTCWriter
+    """Write frames (nm, ps) as an xtc file (precision 0.001 nm), each bead wrapped into the primary cell."""
+    from MDAnalysis.lib.formats.libmdaxdr import XTCFile
 
-    with XTCWriter(str(path), n_atoms=positions.shape[1]) as writer:
-        for frame, (xyz, box, time) in enumerate(zip(positions, dimensions, times, strict=True)):
-            ts = Timestep(positions.shape[1])
-            ts.frame = frame
-            ts.dimensions = np.r_[box[:3] * ANGSTROM_PER_NM, box[3:]]
-            ts.positions = np.mod(xyz * ANGSTROM_PER_NM, box[:3] * ANGSTROM_PER_NM)
-            ts.time = time
-            ts.data['step'] = frame
-            writer.write(ts)
+    # The low-level writer takes nm and box vectors directly (MDAnalysis' XTCWriter wants a Universe).
+    boxes = box_vectors(dimensions)
+    with XTCFile(str(path), 'w') as handle:
+        for frame, (xyz, box, time) in enumerate(zip(positions, boxes, times, strict=True)):
+            fractional = xyz @ np.linalg.inv(box)
+            wrapped = (fractional - np.floor(fractional)) @ box
+            handle.write(wrapped.astype(np.float32), box.astype(np.float32), frame, float(time), 1000.0)

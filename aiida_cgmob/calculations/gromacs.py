@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import CalcJob
 
 from aiida_cgmob.gromacs import StageError, plan_stages, write_mdp
+from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, STEM, define_descriptor_outputs
+
+from .descriptors import SETTINGS_FILE as DESCRIPTOR_SETTINGS_FILE
+from .descriptors import descriptor_command, validate_descriptor_settings_node
 
 __all__ = ['GromacsCalculation']
 
@@ -81,6 +87,20 @@ def validate_topology(value, _):
     return None
 
 
+def validate_descriptors(inputs) -> str | None:
+    """Descriptors in the same job need a trajectory from production and the script on the same computer."""
+    code = inputs['descriptors']['code']
+    if code.computer is not None and 'code' in inputs and code.computer.pk != inputs['code'].computer.pk:
+        return (f'descriptors.code {code.full_label!r} is not on the computer of code {inputs["code"].full_label!r}: '
+                'both run in the same job')
+    stages = plan_stages(inputs['parameters'].get_dict()['stages'])
+    production = stages[-1]
+    if not int(production['mdp'].get('nstxout-compressed', 0) or 0):
+        return (f'descriptors: the production stage {production["name"]!r} writes no trajectory; set its mdp '
+                'nstxout-compressed > 0')
+    return None
+
+
 def validate_inputs(inputs, _):
     options = inputs['metadata']['options']
     if options.get('withmpi'):
@@ -92,6 +112,8 @@ def validate_inputs(inputs, _):
         names = [stage['name'] for stage in inputs['parameters'].get_dict()['stages']]
         if inputs['resume_stage'].value not in names:
             return f'resume_stage {inputs["resume_stage"].value!r} is not one of the stages {names}'
+    if 'code' in inputs.get('descriptors', {}):
+        return validate_descriptors(inputs)
     return None
 
 
@@ -124,6 +146,13 @@ class GromacsCalculation(CalcJob):
                    help='Remote folder of an interrupted run to continue from its checkpoint.')
         spec.input('resume_stage', valid_type=orm.Str, required=False,
                    help='Stage to continue from the checkpoint in parent_folder; earlier stages are reused.')
+        spec.input_namespace('descriptors', required=False, populate_defaults=False,
+                             help='Compute the descriptors of the production trajectory in the same job.')
+        spec.input('descriptors.code', valid_type=orm.AbstractCode, required=False,
+                   help='The cgmob-descriptors code, on the same computer as code.')
+        spec.input('descriptors.settings', valid_type=orm.Dict, required=False,
+                   validator=validate_descriptor_settings_node,
+                   help='Settings of cgmob-descriptors (as for cgmob.descriptors).')
         spec.inputs.validator = validate_inputs
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
         spec.inputs['metadata']['options']['parser_name'].default = 'cgmob.gromacs'
@@ -134,6 +163,7 @@ class GromacsCalculation(CalcJob):
         spec.output('energy', valid_type=orm.ArrayData, required=False,
                     help='Production time series: time (ps), potential (kJ/mol), temperature (K), pressure (bar), '
                          'density (kg/m^3).')
+        define_descriptor_outputs(spec, namespace='descriptors', required=False)
         spec.default_output_node = 'output_parameters'
 
         # 3xx: outputs missing or unreadable
@@ -143,6 +173,8 @@ class GromacsCalculation(CalcJob):
                        message='The final structure {filename} of the production stage is missing.')
         spec.exit_code(303, 'ERROR_ENERGY_OUTPUT_MISSING', invalidates_cache=True,
                        message='The energy time series of the production stage is missing or unreadable: {error}')
+        spec.exit_code(350, 'ERROR_DESCRIPTORS',
+                       message='The run finished but its descriptors failed ({kind}): {error}')
         # 4xx: run failures
         spec.exit_code(400, 'ERROR_OUT_OF_WALLTIME', invalidates_cache=True,
                        message='Stage {stage} stopped at step {step} when the wall time ran out; its checkpoint is in '
@@ -218,16 +250,28 @@ class GromacsCalculation(CalcJob):
                                 'energy.log')
         energy.stdin_name = ENERGY_TERMS_FILE
         codes_info.append(energy)
+        if 'code' in self.inputs.get('descriptors', {}):
+            codes_info.append(self._descriptors_codeinfo(folder, production))
 
         calcinfo.codes_info = codes_info
         calcinfo.codes_run_mode = datastructures.CodeRunMode.SERIAL
         retrieve = [self._ENERGY_XVG, 'energy.log', f'{production}.gro']
         for name in names:
             retrieve += [f'{name}_grompp.log', f'{name}_mdrun.log', f'{name}.log']
+        if 'code' in self.inputs.get('descriptors', {}):
+            retrieve += list(DESCRIPTOR_FILES)
         if settings['retrieve_trajectory']:
             retrieve.append(f'{production}.xtc')
         calcinfo.retrieve_list = retrieve
         return calcinfo
+
+    def _descriptors_codeinfo(self, folder, production: str) -> datastructures.CodeInfo:
+        """cgmob-descriptors on the production trajectory, exactly as a cgmob.descriptors job would run it."""
+        settings = self.inputs.descriptors.settings.get_dict() if 'settings' in self.inputs.descriptors else {}
+        with folder.open(DESCRIPTOR_SETTINGS_FILE, 'w') as handle:
+            json.dump(settings, handle)
+        arguments = descriptor_command(f'{production}.xtc', f'{production}.tpr')
+        return self._codeinfo(self.inputs.descriptors.code.uuid, arguments, f'{STEM}.log')
 
     @staticmethod
     def _codeinfo(code_uuid: str, cmdline: list[str], log: str) -> datastructures.CodeInfo:

@@ -17,6 +17,7 @@ from aiida_cgmob.gromacs.outputs import (
     read_xvg,
     topology_mass,
 )
+from aiida_cgmob.parsers.descriptors import log_tail, read_descriptor_outcome
 
 __all__ = ['GromacsParser']
 
@@ -51,8 +52,24 @@ class GromacsParser(Parser):
 
         if failure is None:
             failure = self._parse_production(stages[-1], report)
+        requested = 'descriptors__code' in self.node.base.links.get_incoming().all_link_labels()
+        if failure is None and requested:
+            failure = self._parse_descriptors()
         self.out('output_parameters', orm.Dict(report))
         return failure
+
+    def _parse_descriptors(self):
+        try:
+            nodes, error, log = read_descriptor_outcome(self.retrieved)
+        except (ValueError, KeyError, OSError) as exception:
+            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='unreadable output', error=str(exception))
+        if error is not None:
+            return self.exit_codes.ERROR_DESCRIPTORS.format(kind=error['kind'], error=error['message'])
+        if nodes is None:
+            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='no output', error=log_tail(log))
+        for name, node in nodes.items():
+            self.out(f'descriptors.{name}', node)
+        return None
 
     def _parse_stage(self, stage: dict, report: dict):
         name = stage['name']

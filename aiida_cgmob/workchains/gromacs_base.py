@@ -68,6 +68,8 @@ class GromacsBaseWorkChain(BaseRestartWorkChain):
         )
         spec.exit_code(300, 'ERROR_UNRECOVERABLE_FAILURE',
                        message='The calculation failed with an error no handler can fix: {message}')
+        spec.exit_code(350, 'ERROR_DESCRIPTORS',
+                       message='The MD finished (its outputs are attached) but the descriptors failed: {message}')
         spec.exit_code(310, 'ERROR_TIME_STEP_TOO_SMALL',
                        message='Integration still unstable at dt = {dt} ps: the model itself is probably broken.')
 
@@ -83,6 +85,8 @@ class GromacsBaseWorkChain(BaseRestartWorkChain):
         options: dict | None = None,
         bonded_parameters: orm.Dict | None = None,
         overrides: dict | None = None,
+        descriptors_code: orm.AbstractCode | None = None,
+        descriptor_settings: dict | None = None,
     ):
         """Return a builder filled from a protocol (``fast``, ``moderate`` (default), ``precise``).
 
@@ -91,6 +95,8 @@ class GromacsBaseWorkChain(BaseRestartWorkChain):
         :param options: ``metadata.options`` of the calculation (resources, wall time, ...).
         :param overrides: ``{'stages': [...]}`` replaces the protocol's stages (temperature and
             pressure are still applied); ``{'settings': {...}}`` sets the calculation's settings.
+        :param descriptors_code: the ``cgmob-descriptors`` code: compute the descriptors of the
+            production trajectory in the same job, with ``descriptor_settings``.
         """
         if temperature <= 0:
             raise ValueError(f'temperature must be positive (K), got {temperature}')
@@ -113,6 +119,12 @@ class GromacsBaseWorkChain(BaseRestartWorkChain):
         builder.gromacs.parameters = orm.Dict({'stages': stages})
         if bonded_parameters is not None:
             builder.gromacs.bonded_parameters = bonded_parameters
+        if descriptors_code is not None:
+            builder.gromacs.descriptors.code = descriptors_code
+            if descriptor_settings:
+                builder.gromacs.descriptors.settings = orm.Dict(descriptor_settings)
+        elif descriptor_settings:
+            raise ValueError('descriptor_settings were given without a descriptors_code to run them')
         if overrides.get('settings'):
             builder.gromacs.settings = orm.Dict(overrides['settings'])
         builder.gromacs.metadata.options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1},
@@ -149,6 +161,15 @@ class GromacsBaseWorkChain(BaseRestartWorkChain):
         self.ctx.inputs.resume_stage = orm.Str(stage)
         self.report_error_handled(calculation, f'continue stage {stage!r} from its checkpoint')
         return ProcessHandlerReport(True)
+
+    @process_handler(priority=400, exit_codes=[GromacsCalculation.exit_codes.ERROR_DESCRIPTORS])
+    def handle_descriptor_failure(self, calculation):
+        """The MD is fine: keep its outputs and stop; rerunning MD would not change the trajectory."""
+        self.out_many(self.exposed_outputs(calculation, GromacsCalculation))
+        remote = calculation.outputs.remote_folder.pk
+        self.report_error_handled(calculation, 'none: MD outputs attached; compute the descriptors again with '
+                                               f'cgmob.descriptors on RemoteData<{remote}> and other settings')
+        return ProcessHandlerReport(True, self.exit_codes.ERROR_DESCRIPTORS.format(message=calculation.exit_message))
 
     @process_handler(priority=0)
     def handle_unrecoverable_failure(self, calculation):
