@@ -10,6 +10,15 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
+
+
+def plot_run(node, path: Path) -> Path:
+    from aiida_cgmob.analysis.plots import plot_descriptors
+
+    out = node.outputs.descriptors
+    return plot_descriptors(path, out.rdf.get_x()[1], out.rdf.get_y()[0][1], out.msd.get_x()[1],
+                            out.msd.get_y()[3][1], out.diffusion.get_dict(), title=f'{node.label} <{node.pk}>')
 
 
 def main(argv=None) -> int:
@@ -26,14 +35,19 @@ def main(argv=None) -> int:
     from aiida_cgmob.cli.cmd_aa import launch_aa, summarise
 
     code = orm.load_code('gmx@localhost')
+    descriptors_code = orm.load_code('cgmob-descriptors@localhost')
     options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 3600}
     pristine_ok = True
     for label, seed in (('pristine OPLS-AA', None), (f'synthetic, sample seed {args.sample_seed}', args.sample_seed)):
         print(f'\n== {args.molecule} x{args.n_molecules}, {label}: minimise -> NVT -> NPT -> NPT production '
               '(protocol fast) ==', flush=True)
         start = time.time()
-        node = launch_aa(code, args.molecule, args.n_molecules, 'fast', sample_seed=seed, options=options)
+        node = launch_aa(code, args.molecule, args.n_molecules, 'fast', sample_seed=seed, options=options,
+                         descriptors_code=descriptors_code)
         print(summarise(node))
+        if 'descriptors' in node.outputs:
+            figure = plot_run(node, Path(os.environ.get('AIIDA_PATH', '.')) / f'descriptors_{node.pk}.png')
+            print(f'  g(r) and MSD(t) plotted in {figure} (`aiida-cgmob descriptors show {node.pk} --plot F`)')
         print(f'  wall time {time.time() - start:.0f} s; `verdi process report {node.pk}` shows the steps')
         if seed is None:
             pristine_ok = node.is_finished_ok

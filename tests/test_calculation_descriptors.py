@@ -171,3 +171,22 @@ def test_validation_names_the_problem(gmx_code, descriptors_code, tiny_liquid, m
     with pytest.raises(ValueError, match='settings: bin_width must be a positive number'):
         run_get_node(GromacsCalculation, **gromacs_inputs(gmx_code, tiny_liquid, production_stages(),
                                                           descriptors_code, {'bin_width': -1}))
+
+
+def test_cli_run_show_and_plot(md_with_descriptors, descriptors_code, tmp_path):
+    from click.testing import CliRunner
+
+    from aiida_cgmob.cli import cmd_root
+
+    runner = CliRunner()
+    result = runner.invoke(cmd_root, ['descriptors', 'run', str(md_with_descriptors.pk), '-X',
+                                      descriptors_code.full_label, '--fit-window', '0.5', '2', '--bin-width', '0.01'])
+    assert result.exit_code == 0, result.output
+    assert 'exit 0' in result.output and '1e-9 m^2/s' in result.output and 'fit 0.5-2 ps, given' in result.output
+    figure = tmp_path / 'descriptors.png'
+    result = runner.invoke(cmd_root, ['descriptors', 'show', str(md_with_descriptors.pk), '--plot', str(figure)])
+    assert result.exit_code == 0, result.output
+    assert 'mass density' in result.output and figure.stat().st_size > 10_000
+    # A run without descriptors says how to get them.
+    result = runner.invoke(cmd_root, ['descriptors', 'show', str(md_with_descriptors.inputs.structure.pk)])
+    assert result.exit_code != 0 and 'has no descriptor outputs' in result.output

@@ -20,7 +20,7 @@ BIN = Path(sys.executable).parent
 def test_help_everywhere():
     runner = CliRunner()
     for args in ([], ['setup'], ['demo'], ['molecule'], ['molecule', 'build'], ['molecule', 'list'], ['aa'],
-                 ['aa', 'run']):
+                 ['aa', 'run'], ['descriptors'], ['descriptors', 'run'], ['descriptors', 'show']):
         result = runner.invoke(cmd_root, [*args, '--help'])
         assert result.exit_code == 0, (args, result.output)
         assert 'Usage:' in result.output
@@ -36,7 +36,8 @@ def test_molecule_list_names_the_training_molecules():
 def test_entry_points_are_registered_with_verdi(tmp_path):
     env = {**os.environ, 'AIIDA_PATH': str(tmp_path)}
     for group, name in (('aiida.calculations', 'cgmob.gromacs'), ('aiida.parsers', 'cgmob.gromacs'),
-                        ('aiida.workflows', 'cgmob.gromacs.base'), ('aiida.data', 'cgmob.bonded_parameters')):
+                        ('aiida.workflows', 'cgmob.gromacs.base'), ('aiida.data', 'cgmob.bonded_parameters'),
+                        ('aiida.calculations', 'cgmob.descriptors'), ('aiida.parsers', 'cgmob.descriptors')):
         result = subprocess.run([BIN / 'verdi', 'plugin', 'list', group], env=env, capture_output=True, text=True)
         assert name in result.stdout, (group, result.stdout, result.stderr)
 
@@ -56,7 +57,7 @@ def test_setup_creates_an_isolated_profile_with_codes(tmp_path):
     assert profile['process_control']['backend'] == 'core.zeromq'
     codes = subprocess.run([BIN / 'verdi', '-p', 'cgtest', 'code', 'list', '--raw', '-P', 'label'],
                            env={**os.environ, 'AIIDA_PATH': str(path)}, capture_output=True, text=True).stdout
-    assert 'gmx' in codes.split()
+    assert 'gmx' in codes.split() and 'cgmob-descriptors' in codes.split()
 
 
 @pytest.mark.parametrize('smiles, reason', [('CCO', 'only hydrocarbons'), ('C=CC', 'double'), ('C1CC', 'SMILES')])

@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = validate_settings(settings)
         if args.topology is None and args.bead_mass is None:
             raise ValueError('a CG trajectory needs --bead-mass (g/mol); an all-atom one needs --topology (.tpr)')
+        if not output.parent.is_dir():
+            raise ValueError(f'--output {args.output}: directory {str(output.parent)!r} does not exist')
     except (ValueError, OSError) as exception:
         print(f'cgmob-descriptors: error: {exception}', file=sys.stderr)
         return 1

@@ -15,12 +15,14 @@ from . import cmd_root
 def launch_aa(code, molecule: str, n_molecules: int, protocol: str | None = None, density: float = 500.0,
               seed: int = 0, sample_seed: int | None = None, ranges: dict | None = None,
               options: dict | None = None, overrides: dict | None = None, temperature: float = 298.15,
-              pressure: float = 1.0, label: str | None = None, daemon: bool = False):
+              pressure: float = 1.0, label: str | None = None, daemon: bool = False, descriptors_code=None,
+              descriptor_settings: dict | None = None):
     """Build a liquid (optionally synthetic) with provenance and run the GROMACS restart chain on it.
 
     :param density: starting density of the box, kg/m^3.
     :param temperature: K; ``pressure``: bar.
     :param overrides: see ``GromacsBaseWorkChain.get_builder_from_protocol`` (e.g. your own stages).
+    :param descriptors_code: the ``cgmob-descriptors`` code: descriptors of production in the same job.
     Input errors (molecule, ranges) are raised as ValueError before any node is created.
     Returns the work chain node (submitted, with ``daemon``).
     """
@@ -41,7 +43,8 @@ def launch_aa(code, molecule: str, n_molecules: int, protocol: str | None = None
                           **({'bonded_parameters': bonded} if bonded else {}))
     builder = GromacsBaseWorkChain.get_builder_from_protocol(
         code, liquid['structure'], liquid['topology'], protocol=protocol, options=options, bonded_parameters=bonded,
-        overrides=overrides, temperature=temperature, pressure=pressure)
+        overrides=overrides, temperature=temperature, pressure=pressure, descriptors_code=descriptors_code,
+        descriptor_settings=descriptor_settings)
     synthetic = f' synthetic seed {sample_seed}' if bonded else ''
     builder.metadata.label = label or f'{built.name} x{n_molecules}{synthetic}'
     if daemon:
@@ -61,6 +64,11 @@ def summarise(node) -> str:
                 lines.append(f'  {key:<17s} {p[key]:12.2f} +- {p[key + "_error"]:.2f} {unit}')
         if p.get('ns_per_day'):
             lines.append(f'  production speed  {p["ns_per_day"]:12.1f} ns/day over {p["production_time"]:.0f} ps')
+    if 'descriptors' in node.outputs:
+        from .cmd_descriptors import descriptor_outputs_of, format_descriptors
+
+        lines.append('  descriptors (one bead per molecule):')
+        lines.append(format_descriptors(descriptor_outputs_of(node)).replace('\n  ', '\n    ').replace('  ', '    ', 1))
     return '\n'.join(lines)
 
 
@@ -83,16 +91,27 @@ def cmd_aa():
               help='JSON file of sampling ranges overriding the defaults.')
 @click.option('--threads', type=click.IntRange(min=1), default=1, show_default=True, help='OpenMP threads of mdrun.')
 @click.option('--walltime', type=click.IntRange(min=60), default=None, help='Wall time of each job, seconds.')
+@click.option('--descriptors/--no-descriptors', default=True, show_default=True,
+              help='Compute g(r), MSD, D and density of production in the same job, with the code '
+                   'cgmob-descriptors@<computer of CODE>.')
 @click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
-def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, threads, walltime, daemon):
+def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, threads, walltime, descriptors, daemon):
     """Build N molecules of MOLECULE and run minimisation, equilibration and production."""
     job_options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': threads}}
     if walltime:
         job_options['max_wallclock_seconds'] = walltime
+    descriptors_code = None
+    if descriptors:
+        from .cmd_descriptors import find_descriptors_code
+
+        descriptors_code = find_descriptors_code(code.computer)
+        if descriptors_code is None:
+            click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
+                       '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
     try:
         node = launch_aa(code, molecule, n_molecules, protocol, sample_seed=sample_seed,
                          ranges=json.loads(Path(ranges).read_text()) if ranges else None,
-                         options=job_options, daemon=daemon)
+                         options=job_options, daemon=daemon, descriptors_code=descriptors_code)
     except ValueError as exception:
         raise click.ClickException(str(exception)) from exception
     if daemon:

@@ -1,0 +1,148 @@
+"""``aiida-cgmob descriptors``: compute, show and plot one-bead descriptors of MD runs."""
+
+from __future__ import annotations
+
+import click
+from aiida.cmdline.params import arguments, options, types
+
+from . import cmd_root
+
+
+def find_descriptors_code(computer):
+    """The ``cgmob-descriptors`` code on ``computer`` (as ``aiida-cgmob setup`` names it), or None."""
+    from aiida import orm
+    from aiida.common import exceptions
+
+    try:
+        return orm.load_code(f'cgmob-descriptors@{computer.label}')
+    except exceptions.NotExistent:
+        return None
+
+
+def remote_folder_of(node):
+    """The RemoteData holding the trajectory of ``node`` (a RemoteData, an MD calculation or its work chain)."""
+    from aiida import orm
+
+    if isinstance(node, orm.RemoteData):
+        return node
+    if 'remote_folder' in node.outputs:
+        return node.outputs.remote_folder
+    raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> has no remote_folder output to analyse')
+
+
+def descriptor_outputs_of(node) -> dict:
+    """The descriptor nodes of a cgmob.descriptors job, or of an MD calculation/work chain that computed them."""
+    from aiida import orm
+
+    names = ('rdf', 'msd', 'diffusion', 'density', 'mass')
+    if not isinstance(node, orm.ProcessNode):
+        raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> has no descriptor outputs: give the MD '
+                                   'calculation, its work chain or a cgmob.descriptors calculation')
+    outputs = node.outputs
+    if 'descriptors' in outputs:
+        outputs = outputs.descriptors
+    found = {name: outputs[name] for name in names if name in outputs}
+    if len(found) != len(names):
+        raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> has no descriptor outputs; compute them '
+                                   f'with `aiida-cgmob descriptors run {node.pk}`')
+    return found
+
+
+def format_descriptors(outputs: dict) -> str:
+    d, density = outputs['diffusion'].get_dict(), outputs['density'].get_dict()
+    rdf = outputs['rdf']
+    first_peak = rdf.get_x()[1][rdf.get_y()[0][1].argmax()]
+    lines = [
+        f'  beads             {density["n_beads"]} of {outputs["mass"].value:.3f} g/mol; {d["n_frames"]} frames '
+        f'({d["time_span"][0]:g}-{d["time_span"][1]:g} ps)',
+        f'  mass density      {density["mass_density"]:.1f} +- {density["mass_density_error"]:.1f} kg/m^3 '
+        f'({density["number_density"]:.4f} nm^-3)',
+        f'  D                 {d["D_si"]:.4f} +- {d["D_error_si"]:.4f} 1e-9 m^2/s  (x, y, z: '
+        + ', '.join(f'{v:.3f}' for v in d['D_xyz_si'])
+        + f'; fit {d["fit_window"][0]:g}-{d["fit_window"][1]:g} ps, {d["window_chosen"]}; '
+        f'box {d["box_length"]:.3f} nm)',
+        f'  g(r)              0-{rdf.base.attributes.get("r_max"):g} nm in bins of '
+        f'{rdf.base.attributes.get("bin_width"):g} nm; first peak {first_peak:.3f} nm',
+    ]
+    if 'D_yeh_hummer_si' in d:
+        lines.append(f'  D (Yeh-Hummer)    {d["D_yeh_hummer_si"]:.4f} 1e-9 m^2/s '
+                     f'(viscosity {d["yeh_hummer"]["viscosity"]} Pa s)')
+    return '\n'.join(lines)
+
+
+@cmd_root.group('descriptors')
+@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+def cmd_descriptors():
+    """One-bead descriptors: g(r), MSD, D and density of a trajectory, computed where it lies."""
+
+
+@cmd_descriptors.command('run')
+@arguments.NODE('node')
+@options.CODE(required=False, help='The cgmob-descriptors code [default: cgmob-descriptors@<computer of the run>].')
+@click.option('--r-max', type=click.FloatRange(min=0, min_open=True), help='nm [default: min(2.5, half box)].')
+@click.option('--bin-width', type=click.FloatRange(min=0, min_open=True), help='nm [default: 0.005].')
+@click.option('--begin', type=click.FloatRange(min=0), help='Skip frames before this time (ps).')
+@click.option('--end', type=click.FloatRange(min=0), help='Skip frames after this time (ps).')
+@click.option('--fit-window', type=(float, float), default=None,
+              help='Diffusion fit window T0 T1 in ps [default: chosen from the log-log slope].')
+@click.option('--viscosity', type=click.FloatRange(min=0, min_open=True),
+              help='Pa s: also report a Yeh-Hummer corrected D (needs --temperature).')
+@click.option('--temperature', type=click.FloatRange(min=0, min_open=True), help='K, for the Yeh-Hummer correction.')
+@click.option('--trajectory', help='Trajectory file in the remote folder [default: <production>.xtc of cgmob.gromacs].')
+@click.option('--topology', help='GROMACS .tpr in the remote folder (all-atom mapping).')
+@click.option('--bead-mass', type=click.FloatRange(min=0, min_open=True), help='g/mol, for a CG trajectory.')
+@click.option('--timestep', type=click.FloatRange(min=0, min_open=True), help='fs, for a LAMMPS text dump.')
+@click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
+def cmd_run(node, code, r_max, bin_width, begin, end, fit_window, viscosity, temperature, trajectory, topology,
+            bead_mass, timestep, daemon):
+    """Compute the descriptors of NODE: an MD calculation, its work chain or a RemoteData."""
+    from aiida import orm
+    from aiida.engine import run_get_node, submit
+
+    from aiida_cgmob.calculations.descriptors import DescriptorsCalculation
+
+    parent = remote_folder_of(node)
+    code = code or find_descriptors_code(parent.computer)
+    if code is None:
+        raise click.ClickException(f'no code cgmob-descriptors@{parent.computer.label}: pass --code or run '
+                                   '`aiida-cgmob setup`')
+    settings = {key: value for key, value in (('r_max', r_max), ('bin_width', bin_width), ('begin', begin),
+                                              ('end', end), ('viscosity', viscosity), ('temperature', temperature))
+                if value is not None}
+    if fit_window:
+        settings['fit_window'] = list(fit_window)
+    inputs = {'code': code, 'parent_folder': parent, 'settings': orm.Dict(settings)}
+    for key, value, kind in (('trajectory', trajectory, orm.Str), ('topology', topology, orm.Str),
+                             ('bead_mass', bead_mass, orm.Float), ('timestep', timestep, orm.Float)):
+        if value is not None:
+            inputs[key] = kind(value)
+    try:
+        if daemon:
+            calculation = submit(DescriptorsCalculation, **inputs)
+            click.echo(f'submitted {calculation.process_label}<{calculation.pk}>')
+            return
+        _, calculation = run_get_node(DescriptorsCalculation, **inputs)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    click.echo(f'{calculation.process_label}<{calculation.pk}>: exit {calculation.exit_status}'
+               + (f' ({calculation.exit_message})' if calculation.exit_message else ''))
+    if calculation.is_finished_ok:
+        click.echo(format_descriptors(descriptor_outputs_of(calculation)))
+
+
+@cmd_descriptors.command('show')
+@arguments.NODE('node')
+@click.option('--plot', type=click.Path(dir_okay=False, writable=True), help='Write g(r) and MSD(t) to this image.')
+def cmd_show(node, plot):
+    """Print the descriptors of NODE (a cgmob.descriptors job, or an MD run that computed them); plot them."""
+    outputs = descriptor_outputs_of(node)
+    click.echo(f'{node.process_label if hasattr(node, "process_label") else node.__class__.__name__}<{node.pk}>')
+    click.echo(format_descriptors(outputs))
+    if plot:
+        from aiida_cgmob.analysis.plots import plot_descriptors
+
+        msd = outputs['msd'].get_y()[3][1]
+        path = plot_descriptors(plot, outputs['rdf'].get_x()[1], outputs['rdf'].get_y()[0][1],
+                                outputs['msd'].get_x()[1], msd, outputs['diffusion'].get_dict(),
+                                title=f'{node.label or node.__class__.__name__} <{node.pk}>')
+        click.echo(f'wrote {path}')
