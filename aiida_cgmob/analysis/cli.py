@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         error_file.write_text(json.dumps({'kind': exception.kind, 'message': str(exception)}))
         print(f'cgmob-descriptors: {exception.kind}: {exception}', file=sys.stderr)
         return 2
+    except ValueError as exception:  # an argument the trajectory cannot use, e.g. a LAMMPS dump without --timestep
+        print(f'cgmob-descriptors: error: {exception}', file=sys.stderr)
+        return 1
     descriptors.write(output.parent, output.name)
     d = descriptors.diffusion
     print(f'{descriptors.n_beads} beads, {descriptors.n_frames} frames ({descriptors.time_span[0]:g}-'

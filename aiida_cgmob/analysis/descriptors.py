@@ -105,7 +105,7 @@ def radial_distribution(trajectory: BeadTrajectory, r_max: float | None = None, 
 
     Normalised by the ideal-gas pair count N(N-1)/2 x shell volume / V of each frame, so an ideal gas
     gives 1 at every r.  ``r_max=None`` takes 2.5 nm or half the smallest box width, whichever is
-    smaller (rounded down to whole bins); an explicit r_max beyond half the box is an error.
+    smaller; an explicit r_max beyond half the box is an error.  Either is rounded down to whole bins.
     """
     limit = half_box_width(trajectory.dimensions)
     if r_max is None:
@@ -114,7 +114,7 @@ def radial_distribution(trajectory: BeadTrajectory, r_max: float | None = None, 
     elif r_max > limit + 1e-9:
         raise DescriptorError('box_too_small', f'r_max = {r_max} nm exceeds half the smallest box width '
                                                f'({limit:.4f} nm): the box must be at least 2 x r_max')
-    n_bins = int(round(r_max / bin_width))
+    n_bins = int(np.floor(r_max / bin_width + 1e-9))  # down: the last bin must not reach past r_max (or the box)
     if n_bins < 1:
         raise ValueError(f'r_max = {r_max} nm holds no bin of width {bin_width} nm')
     edges = np.linspace(0.0, n_bins * bin_width, n_bins + 1)
@@ -129,7 +129,13 @@ def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarra
     edges = np.asarray(edges, dtype=np.float64)
     counts = np.zeros(len(edges) - 1)
     for xyz, box in zip(trajectory.positions, trajectory.dimensions, strict=True):
-        _, distances = self_capped_distance(xyz.astype(np.float32), edges[-1], box=box.astype(np.float32))
+        xyz, box = xyz.astype(np.float32), box.astype(np.float32)
+        try:
+            _, distances = self_capped_distance(xyz, edges[-1], box=box)
+        except ValueError:
+            # MDAnalysis' grid search caps the cut-off below half the box width in skewed triclinic cells
+            # (0.31 a instead of 0.35 a for a rhombic dodecahedron); brute force is exact up to half the width.
+            _, distances = self_capped_distance(xyz, edges[-1], box=box, method='bruteforce')
         counts += np.histogram(distances, bins=edges)[0]
     n = trajectory.n_beads
     shells = 4.0 / 3.0 * np.pi * np.diff(edges**3)
@@ -244,12 +250,12 @@ def yeh_hummer_correction(box_length: float, temperature: float, viscosity: floa
 
 def fit_diffusion(msd: MSD, box_length: float, fit_window: list[float] | None = None, tail_fraction: float = 0.5,
                   slope_tolerance: float = 0.1, temperature: float | None = None,
-                  viscosity: float | None = None) -> Diffusion:
+                  viscosity: float | None = None, cubic: bool = True) -> Diffusion:
     """D from a least-squares line MSD_a(t) = 2 D_a t + c_a in the diffusive window, per direction a.
 
     The intercept absorbs the ballistic/caged offset.  The reported error is the standard error of
     the mean over the three directions.  The Yeh-Hummer correction is reported separately and only
-    when a viscosity (and temperature) is given; D itself is never corrected.
+    when a viscosity (and temperature) is given, for a ``cubic`` box; D itself is never corrected.
     """
     window = list(fit_window) if fit_window is not None else automatic_window(msd, tail_fraction, slope_tolerance)
     chosen = 'given' if fit_window is not None else 'automatic'
@@ -263,6 +269,9 @@ def fit_diffusion(msd: MSD, box_length: float, fit_window: list[float] | None = 
                        D_xyz=[float(v) for v in d_xyz], fit_window=window, window_chosen=chosen,
                        box_length=float(box_length))
     if viscosity is not None:
+        if not cubic:
+            raise DescriptorError('non_cubic_box', 'the Yeh-Hummer constant xi = 2.837297 holds for cubic boxes '
+                                                   'only; this box is not cubic, so no correction is computed')
         correction = yeh_hummer_correction(box_length, temperature, viscosity)
         result.D_yeh_hummer = result.D + correction
         result.yeh_hummer = {'correction': correction, 'temperature': temperature, 'viscosity': viscosity}
@@ -332,8 +341,10 @@ def compute_descriptors(trajectory: BeadTrajectory, **settings) -> Descriptors:
     rdf = radial_distribution(trajectory, settings['r_max'], settings['bin_width'])
     msd = mean_squared_displacement(trajectory)
     volumes = box_volumes(trajectory.dimensions)
+    dims = trajectory.dimensions
+    cubic = bool(np.allclose(dims[:, 3:], 90.0) and np.all(np.ptp(dims[:, :3], axis=1) < 1e-3 * dims[:, 0]))
     diffusion = fit_diffusion(msd, float(np.cbrt(volumes.mean())), settings['fit_window'], settings['tail_fraction'],
-                              settings['slope_tolerance'], settings['temperature'], settings['viscosity'])
+                              settings['slope_tolerance'], settings['temperature'], settings['viscosity'], cubic)
     number_densities = trajectory.n_beads / volumes
     mass_densities = number_densities * trajectory.bead_mass * MASS_DENSITY_FACTOR
     return Descriptors(rdf=rdf, msd=msd, diffusion=diffusion, number_density=float(number_densities.mean()),

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['MoleculeMap', 'box_vectors', 'box_volumes', 'centres_of_mass', 'minimum_image', 'unwrap_in_time']
+__all__ = ['MoleculeMap', 'box_vectors', 'box_volumes', 'centres_of_mass', 'minimum_image', 'unwrap_in_time',
+           'wrap_into_cell']
 
 
 def box_vectors(dimensions: np.ndarray) -> np.ndarray:
@@ -139,17 +140,26 @@ def centres_of_mass(positions: np.ndarray, dimensions: np.ndarray, molecules: Mo
     return sums / molecules.molecular_masses[None, :, None]
 
 
+def wrap_into_cell(positions: np.ndarray, dimensions: np.ndarray) -> np.ndarray:
+    """Positions (F, N, 3) moved into the primary cell [0, 1)^3 (fractional) of their frame's box (F, 6)."""
+    boxes = box_vectors(dimensions)
+    fractional = np.einsum('fni,fij->fnj', positions, np.linalg.inv(boxes))
+    return np.einsum('fni,fij->fnj', fractional - np.floor(fractional), boxes)
+
+
 def unwrap_in_time(positions: np.ndarray, dimensions: np.ndarray) -> np.ndarray:
     """Remove periodic jumps from bead trajectories (F, N, 3).
 
-    Each step adds the minimum-image displacement between consecutive frames, measured in the new
-    frame's box (the scheme of von Bülow, Bullerjahn and Hummer, J. Chem. Phys. 153, 021101 (2020),
-    which stays correct under NPT box fluctuations).  Valid while no bead moves more than half a
-    box width between frames.
+    Frames are first wrapped into their primary cells: under NPT the path depends on the image a
+    bead is stored in (a bead k cells out moves k times each box change), and a mapped centre of
+    mass sits wherever its molecule's first atom lies.  Then each step adds the minimum-image
+    displacement between consecutive wrapped frames, measured in the new frame's box (the scheme of
+    von Bülow, Bullerjahn and Hummer, J. Chem. Phys. 153, 021101 (2020), which stays correct under
+    NPT box fluctuations).  Valid while no bead moves more than half a box width between frames.
     """
-    positions = np.asarray(positions, dtype=np.float64)
+    positions = wrap_into_cell(np.asarray(positions, dtype=np.float64), dimensions)
     if len(positions) < 2:
-        return positions.copy()
+        return positions
     steps = minimum_image(np.diff(positions, axis=0), box_vectors(np.asarray(dimensions)[1:]))
     unwrapped = np.empty_like(positions)
     unwrapped[0] = positions[0]

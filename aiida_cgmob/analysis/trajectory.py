@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .mapping import MoleculeMap, box_vectors, centres_of_mass, unwrap_in_time
+from .mapping import MoleculeMap, box_vectors, centres_of_mass, unwrap_in_time, wrap_into_cell
 
-__all__ = ['BeadTrajectory', 'DescriptorError', 'map_gromacs', 'read_beads', 'read_lammps_dump',
+__all__ = ['BeadTrajectory', 'DescriptorError', 'map_gromacs', 'read_beads', 'read_lammps_dump', 'wrap_into_cell',
            'write_lammps_dump', 'write_xtc']
 
 ANGSTROM_PER_NM = 10.0
@@ -50,7 +50,7 @@ class BeadTrajectory:
         return self.positions.shape[1]
 
     def unwrapped(self) -> np.ndarray:
-        """Positions (F, N, 3) without periodic jumps, for displacements."""
+        """Positions (F, N, 3) without periodic jumps, for displacements (see :func:`unwrap_in_time`)."""
         return unwrap_in_time(self.positions, self.dimensions)
 
     def __post_init__(self):
@@ -98,7 +98,10 @@ def map_gromacs(topology: str | Path, trajectory: str | Path, begin: float | Non
     trajectory = _require(trajectory, 'trajectory')
     universe = _universe(topology, trajectory)
     atoms = universe.atoms
-    molecules = MoleculeMap.from_bonds(len(atoms), universe.bonds.indices, atoms.masses)
+    try:
+        molecules = MoleculeMap.from_bonds(len(atoms), universe.bonds.indices, atoms.masses)
+    except ValueError as exception:  # e.g. massless virtual sites
+        raise DescriptorError('unsupported_topology', f'{topology}: {exception}') from exception
     masses = molecules.molecular_masses
     if np.ptp(masses) > 1e-3:
         raise DescriptorError('mixture', f'{topology}: molecules of different masses ({masses.min():.3f}-'
@@ -121,6 +124,10 @@ def map_gromacs(topology: str | Path, trajectory: str | Path, begin: float | Non
         box = dimensions[start:start + len(chunk)].copy()
         box[:, :3] /= ANGSTROM_PER_NM
         centres[start:start + len(chunk)] = centres_of_mass(buffer[:len(chunk)] / ANGSTROM_PER_NM, box, molecules)
+    if not np.allclose(read_times, times[frames], atol=1e-3):
+        # Frames were selected on times assumed evenly spaced (reading every time would decode every frame).
+        raise DescriptorError('uneven_frames', f'{trajectory.name}: frame times are not evenly spaced (e.g. a '
+                                               'concatenated trajectory); write one with a constant interval')
     dimensions[:, :3] /= ANGSTROM_PER_NM
     return BeadTrajectory(centres, dimensions, read_times, float(masses[0]),
                           source=f'{topology.name}+{trajectory.name}')
@@ -172,7 +179,7 @@ def read_lammps_dump(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """Positions (F, N, 3) nm sorted by atom id, dimensions (F, 6) and step numbers (F,) of a LAMMPS text dump.
 
     Real units (Å) are assumed.  Columns ``x y z``, ``xu yu zu`` or scaled ``xs ys zs`` are read;
-    image flags ``ix iy iz``, when present, are applied (the result is then unwrapped already).
+    image flags ``ix iy iz`` are applied to wrapped ``x y z`` (``xu`` columns already include them).
     """
     lines = Path(path).read_text().splitlines()
     positions, dimensions, steps = [], [], []
@@ -204,7 +211,7 @@ def read_lammps_dump(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
         else:
             names = ('xu', 'yu', 'zu') if 'xu' in columns else ('x', 'y', 'z')
             xyz = table[:, [columns.index(c) for c in names]]
-        if 'ix' in columns:
+        if 'ix' in columns and 'xu' not in columns:
             xyz = xyz + table[:, [columns.index(c) for c in ('ix', 'iy', 'iz')]] @ cell
         positions.append(xyz / ANGSTROM_PER_NM)
         a, b, c = (np.linalg.norm(v) for v in cell)
@@ -237,9 +244,7 @@ def write_xtc(path: str | Path, positions: np.ndarray, dimensions: np.ndarray, t
     from MDAnalysis.lib.formats.libmdaxdr import XTCFile
 
     # The low-level writer takes nm and box vectors directly (MDAnalysis' XTCWriter wants a Universe).
-    boxes = box_vectors(dimensions)
+    wrapped, boxes = wrap_into_cell(positions, dimensions), box_vectors(dimensions)
     with XTCFile(str(path), 'w') as handle:
-        for frame, (xyz, box, time) in enumerate(zip(positions, boxes, times, strict=True)):
-            fractional = xyz @ np.linalg.inv(box)
-            wrapped = (fractional - np.floor(fractional)) @ box
-            handle.write(wrapped.astype(np.float32), box.astype(np.float32), frame, float(time), 1000.0)
+        for frame, (xyz, box, time) in enumerate(zip(wrapped, boxes, times, strict=True)):
+            handle.write(xyz.astype(np.float32), box.astype(np.float32), frame, float(time), 1000.0)
