@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
           f'{descriptors.time_span[1]:g} ps); read+map {mapped - start:.2f} s, '
           f'descriptors {time.perf_counter() - mapped:.2f} s')
     print(f'mass density {descriptors.mass_density:.1f} kg/m^3, D = {d.D_si:.4f} +- {d.D_error * 1e3:.4f} '
-          f'1e-9 m^2/s (fit {d.fit_window[0]:g}-{d.fit_window[1]:g} ps, {d.window_chosen})')
+          f'1e-9 m^2/s (fit {d.fit_window[0]:.3g}-{d.fit_window[1]:.3g} ps, {d.window_chosen})')
     return 0
 
 

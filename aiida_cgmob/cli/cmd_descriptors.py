@@ -59,7 +59,7 @@ def format_descriptors(outputs: dict) -> str:
         f'({density["number_density"]:.4f} nm^-3)',
         f'  D                 {d["D_si"]:.4f} +- {d["D_error_si"]:.4f} 1e-9 m^2/s  (x, y, z: '
         + ', '.join(f'{v:.3f}' for v in d['D_xyz_si'])
-        + f'; fit {d["fit_window"][0]:g}-{d["fit_window"][1]:g} ps, {d["window_chosen"]}; '
+        + f'; fit {d["fit_window"][0]:.3g}-{d["fit_window"][1]:.3g} ps, {d["window_chosen"]}; '
         f'box {d["box_length"]:.3f} nm)',
         f'  g(r)              0-{rdf.base.attributes.get("r_max"):g} nm in bins of '
         f'{rdf.base.attributes.get("bin_width"):g} nm; first peak {first_peak:.3f} nm',
