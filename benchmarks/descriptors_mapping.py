@@ -76,7 +76,7 @@ def cached_run(args) -> tuple[Path, Path, str]:
     gmx = shutil.which('gmx')
     if gmx is None:
         raise SystemExit('gmx not found on PATH: give --tpr/--xtc or install GROMACS')
-    from aiida_cgmob.gromacs import plan_stages, write_mdp
+    from aiida_cgmob.gromacs import run_stages
     from aiida_cgmob.topology import build_liquid
 
     if directory.exists():
@@ -85,19 +85,11 @@ def cached_run(args) -> tuple[Path, Path, str]:
     stages = _common.md_stages(args.nvt_ps, args.npt_ps, args.production_ps, args.temperature, args.pressure)
     stages[-1]['mdp']['nstxout-compressed'] = _common.ps_to_steps(args.frame_ps)
     watch = _common.Stopwatch()
-    for stage in plan_stages(stages):
-        name = stage['name']
-        (directory / f'{name}.mdp').write_text(write_mdp(stage['mdp']))
-        grompp = ['grompp', '-f', f'{name}.mdp', '-c', stage['coordinates'], '-p', 'topol.top', '-o', f'{name}.tpr',
-                  '-po', f'{name}_out.mdp']
-        if stage['checkpoint']:
-            grompp += ['-t', stage['checkpoint']]
-        for arguments in (grompp, ['mdrun', '-deffnm', name, '-ntmpi', '1', '-ntomp', str(args.threads)]):
-            process = subprocess.run([gmx, '-nobackup', '-quiet', *arguments], cwd=directory, capture_output=True,
-                                     text=True)
-            if process.returncode:
-                raise SystemExit(f'gmx {arguments[0]} ({name}) failed in {directory}:\n{process.stderr[-3000:]}')
-        print(f'   {name} done after {watch.elapsed:.0f} s', flush=True)
+    try:
+        run_stages(directory, stages, gmx, args.threads,
+                   after_stage=lambda name: print(f'   {name} done after {watch.elapsed:.0f} s', flush=True))
+    except RuntimeError as exception:
+        raise SystemExit(str(exception)) from exception
     return tpr, xtc, f'made with GROMACS in {watch.elapsed:.0f} s, cached in {directory}'
 
 

@@ -20,7 +20,7 @@ from aiida_cgmob.analysis import compute_descriptors, map_gromacs, radial_distri
 from aiida_cgmob.analysis.descriptors import half_box_width, pair_correlation
 from aiida_cgmob.analysis.mapping import box_vectors, minimum_image
 from aiida_cgmob.analysis.trajectory import write_lammps_dump, write_xtc
-from aiida_cgmob.gromacs import plan_stages, write_mdp
+from aiida_cgmob.gromacs import run_stages
 from aiida_cgmob.topology import build_liquid
 
 pytestmark = pytest.mark.gromacs
@@ -63,15 +63,10 @@ def aa_run(tmp_path_factory, gmx_executable) -> AARun:
     """A short all-atom NPT production of 150 x 3MePe at 298.15 K, 1 bar (tpr + xtc)."""
     directory = tmp_path_factory.mktemp('aa-3mepe')
     build_liquid('3MePe', N_MOLECULES, density=START_DENSITY, seed=1).write(directory)
-    for stage in plan_stages(STAGES):
-        name = stage['name']
-        (directory / f'{name}.mdp').write_text(write_mdp(stage['mdp']))
-        grompp = ['grompp', '-f', f'{name}.mdp', '-c', stage['coordinates'], '-p', 'topol.top', '-o', f'{name}.tpr',
-                  '-po', f'{name}_out.mdp']
-        if stage['checkpoint']:
-            grompp += ['-t', stage['checkpoint']]
-        _gmx(gmx_executable, grompp, directory)
-        _gmx(gmx_executable, ['mdrun', '-deffnm', name, '-ntmpi', '1', '-ntomp', '2'], directory)
+    try:
+        run_stages(directory, STAGES, gmx_executable, threads=2)
+    except RuntimeError as exception:
+        pytest.fail(str(exception))
     return AARun(directory, directory / 'production.tpr', directory / 'production.xtc')
 
 

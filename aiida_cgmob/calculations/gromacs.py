@@ -8,7 +8,7 @@ from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import CalcJob
 
-from aiida_cgmob.gromacs import StageError, plan_stages, write_mdp
+from aiida_cgmob.gromacs import StageError, grompp_arguments, plan_stages, write_mdp
 from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, STEM, define_descriptor_outputs
 
 from .descriptors import SETTINGS_FILE as DESCRIPTOR_SETTINGS_FILE
@@ -230,11 +230,7 @@ class GromacsCalculation(CalcJob):
             with folder.open(f'{name}.mdp', 'w') as handle:
                 handle.write(write_mdp(stage['mdp']))
             if index != first or not resume:
-                grompp = ['-nobackup', 'grompp', '-f', f'{name}.mdp', '-c', stage['coordinates'],
-                          '-p', self._INPUT_TOPOLOGY, '-o', f'{name}.tpr', '-po', f'{name}_mdout.mdp',
-                          '-maxwarn', str(settings['grompp_maxwarn'])]
-                if stage['checkpoint']:
-                    grompp += ['-t', stage['checkpoint']]
+                grompp = ['-nobackup', *grompp_arguments(stage, self._INPUT_TOPOLOGY, settings['grompp_maxwarn'])]
                 codes_info.append(self._codeinfo(code_uuid, grompp, f'{name}_grompp.log'))
             mdrun = ['-nobackup', 'mdrun', '-deffnm', name, '-ntmpi', '1', '-ntomp', str(self._mdrun_threads())]
             if stage['type'] != 'minimise':
