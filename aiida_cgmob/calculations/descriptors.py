@@ -43,21 +43,23 @@ def descriptor_command(trajectory: str, topology: str | None = None, bead_mass: 
     return arguments + ['--settings', SETTINGS_FILE, '--output', STEM]
 
 
-def gromacs_production(calculation: orm.CalcJobNode) -> tuple[str, dict]:
-    """Name and mdp of the production (last) stage of a ``cgmob.gromacs`` calculation."""
+def gromacs_production(parent: orm.RemoteData) -> tuple[str, dict] | None:
+    """Name and mdp of the production (last) stage when ``parent`` was made by ``cgmob.gromacs``, else None."""
     from aiida_cgmob.gromacs import plan_stages
 
-    stage = plan_stages(calculation.inputs.parameters.get_dict()['stages'])[-1]
+    creator = parent.creator
+    if creator is None or not (creator.process_type or '').endswith('cgmob.gromacs'):
+        return None
+    stage = plan_stages(creator.inputs.parameters.get_dict()['stages'])[-1]
     return stage['name'], stage['mdp']
 
 
 def default_source(parent: orm.RemoteData) -> dict:
     """Trajectory and topology file names the parent's calculation is known to write ({} if unknown)."""
-    creator = parent.creator
-    if creator is not None and (creator.process_type or '').endswith('cgmob.gromacs'):
-        name, _ = gromacs_production(creator)
-        return {'trajectory': f'{name}.xtc', 'topology': f'{name}.tpr'}
-    return {}
+    production = gromacs_production(parent)
+    if production is None:
+        return {}
+    return {'trajectory': f'{production[0]}.xtc', 'topology': f'{production[0]}.tpr'}
 
 
 def validate_inputs(inputs, _):
@@ -78,12 +80,10 @@ def validate_inputs(inputs, _):
         return f'bead_mass must be a positive mass in g/mol, got {inputs["bead_mass"].value!r}'
     if trajectory.endswith(('.lammpstrj', '.dump')) and 'timestep' not in inputs:
         return f'timestep: the LAMMPS text dump {trajectory!r} needs the integration time step in fs'
-    creator = parent.creator
-    if creator is not None and (creator.process_type or '').endswith('cgmob.gromacs') and 'trajectory' not in inputs:
-        name, mdp = gromacs_production(creator)
-        if not int(mdp.get('nstxout-compressed', 0) or 0):
-            return (f'parent_folder: the production stage {name!r} of calculation {creator.pk} wrote no trajectory '
-                    '(nstxout-compressed = 0); rerun it with nstxout-compressed > 0')
+    production = gromacs_production(parent)
+    if production is not None and 'trajectory' not in inputs and not int(production[1].get('nstxout-compressed') or 0):
+        return (f'parent_folder: the production stage {production[0]!r} of calculation {parent.creator.pk} wrote no '
+                'trajectory (nstxout-compressed = 0); rerun it with nstxout-compressed > 0')
     return None
 
 
