@@ -13,14 +13,6 @@ import time
 from pathlib import Path
 
 
-def plot_run(node, path: Path) -> Path:
-    from aiida_cgmob.analysis.plots import plot_descriptors
-
-    out = node.outputs.descriptors
-    return plot_descriptors(path, out.rdf.get_x()[1], out.rdf.get_y()[0][1], out.msd.get_x()[1],
-                            out.msd.get_y()[3][1], out.diffusion.get_dict(), title=f'{node.label} <{node.pk}>')
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--profile', required=True)
@@ -33,6 +25,7 @@ def main(argv=None) -> int:
 
     load_profile(args.profile)
     from aiida_cgmob.cli.cmd_aa import launch_aa, summarise
+    from aiida_cgmob.cli.cmd_descriptors import descriptor_outputs_of, plot_descriptor_outputs
 
     code = orm.load_code('gmx@localhost')
     descriptors_code = orm.load_code('cgmob-descriptors@localhost')
@@ -46,7 +39,8 @@ def main(argv=None) -> int:
                          descriptors_code=descriptors_code)
         print(summarise(node))
         if 'descriptors' in node.outputs:
-            figure = plot_run(node, Path(os.environ.get('AIIDA_PATH', '.')) / f'descriptors_{node.pk}.png')
+            figure = plot_descriptor_outputs(Path(os.environ.get('AIIDA_PATH', '.')) / f'descriptors_{node.pk}.png',
+                                             descriptor_outputs_of(node), title=f'{node.label} <{node.pk}>')
             print(f'  g(r) and MSD(t) plotted in {figure} (`aiida-cgmob descriptors show {node.pk} --plot F`)')
         print(f'  wall time {time.time() - start:.0f} s; `verdi process report {node.pk}` shows the steps')
         if seed is None:

@@ -68,7 +68,7 @@ def summarise(node) -> str:
         from .cmd_descriptors import descriptor_outputs_of, format_descriptors
 
         lines.append('  descriptors (one bead per molecule):')
-        lines.append(format_descriptors(descriptor_outputs_of(node)).replace('\n  ', '\n    ').replace('  ', '    ', 1))
+        lines.append(format_descriptors(descriptor_outputs_of(node), indent='    '))
     return '\n'.join(lines)
 
 

@@ -48,26 +48,35 @@ def descriptor_outputs_of(node) -> dict:
     return found
 
 
-def format_descriptors(outputs: dict) -> str:
+def format_descriptors(outputs: dict, indent: str = '  ') -> str:
+    """The descriptor outputs as aligned lines, each starting with ``indent``."""
     d, density = outputs['diffusion'].get_dict(), outputs['density'].get_dict()
     rdf = outputs['rdf']
     first_peak = rdf.get_x()[1][rdf.get_y()[0][1].argmax()]
     lines = [
-        f'  beads             {density["n_beads"]} of {outputs["mass"].value:.3f} g/mol; {d["n_frames"]} frames '
+        f'beads             {density["n_beads"]} of {outputs["mass"].value:.3f} g/mol; {d["n_frames"]} frames '
         f'({d["time_span"][0]:g}-{d["time_span"][1]:g} ps)',
-        f'  mass density      {density["mass_density"]:.1f} +- {density["mass_density_error"]:.1f} kg/m^3 '
+        f'mass density      {density["mass_density"]:.1f} +- {density["mass_density_error"]:.1f} kg/m^3 '
         f'({density["number_density"]:.4f} nm^-3)',
-        f'  D                 {d["D_si"]:.4f} +- {d["D_error_si"]:.4f} 1e-9 m^2/s  (x, y, z: '
+        f'D                 {d["D_si"]:.4f} +- {d["D_error_si"]:.4f} 1e-9 m^2/s  (x, y, z: '
         + ', '.join(f'{v:.3f}' for v in d['D_xyz_si'])
         + f'; fit {d["fit_window"][0]:.3g}-{d["fit_window"][1]:.3g} ps, {d["window_chosen"]}; '
         f'box {d["box_length"]:.3f} nm)',
-        f'  g(r)              0-{rdf.base.attributes.get("r_max"):g} nm in bins of '
+        f'g(r)              0-{rdf.base.attributes.get("r_max"):g} nm in bins of '
         f'{rdf.base.attributes.get("bin_width"):g} nm; first peak {first_peak:.3f} nm',
     ]
     if 'D_yeh_hummer_si' in d:
-        lines.append(f'  D (Yeh-Hummer)    {d["D_yeh_hummer_si"]:.4f} 1e-9 m^2/s '
+        lines.append(f'D (Yeh-Hummer)    {d["D_yeh_hummer_si"]:.4f} 1e-9 m^2/s '
                      f'(viscosity {d["yeh_hummer"]["viscosity"]} Pa s)')
-    return '\n'.join(lines)
+    return '\n'.join(indent + line for line in lines)
+
+
+def plot_descriptor_outputs(path, outputs: dict, title: str = ''):
+    """Write g(r) and MSD(t) with the diffusion fit of descriptor output nodes to the image ``path``."""
+    from aiida_cgmob.analysis.plots import plot_descriptors
+
+    return plot_descriptors(path, outputs['rdf'].get_x()[1], outputs['rdf'].get_y()[0][1], outputs['msd'].get_x()[1],
+                            outputs['msd'].get_y()[3][1], outputs['diffusion'].get_dict(), title=title)
 
 
 @cmd_root.group('descriptors')
@@ -136,13 +145,8 @@ def cmd_run(node, code, r_max, bin_width, begin, end, fit_window, viscosity, tem
 def cmd_show(node, plot):
     """Print the descriptors of NODE (a cgmob.descriptors job, or an MD run that computed them); plot them."""
     outputs = descriptor_outputs_of(node)
-    click.echo(f'{node.process_label if hasattr(node, "process_label") else node.__class__.__name__}<{node.pk}>')
+    click.echo(f'{node.process_label}<{node.pk}>')
     click.echo(format_descriptors(outputs))
     if plot:
-        from aiida_cgmob.analysis.plots import plot_descriptors
-
-        msd = outputs['msd'].get_y()[3][1]
-        path = plot_descriptors(plot, outputs['rdf'].get_x()[1], outputs['rdf'].get_y()[0][1],
-                                outputs['msd'].get_x()[1], msd, outputs['diffusion'].get_dict(),
-                                title=f'{node.label or node.__class__.__name__} <{node.pk}>')
+        path = plot_descriptor_outputs(plot, outputs, title=f'{node.label or node.process_label} <{node.pk}>')
         click.echo(f'wrote {path}')
