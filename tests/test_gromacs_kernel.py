@@ -24,7 +24,7 @@ from aiida_cgmob.gromacs.outputs import (
     topology_mass,
 )
 from aiida_cgmob.topology import build_liquid, build_molecule, write_top
-from aiida_cgmob.topology.box import AVOGADRO
+from aiida_cgmob.units import AVOGADRO
 
 FIXTURES = Path(__file__).parent / 'fixtures' / 'gromacs'
 _spec = importlib.util.spec_from_file_location('make_fixtures', FIXTURES / 'make_fixtures.py')

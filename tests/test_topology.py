@@ -32,9 +32,9 @@ from aiida_cgmob.topology import (
     write_itp,
     write_top,
 )
-from aiida_cgmob.topology.box import AVOGADRO
 from aiida_cgmob.topology.oplsaa import load_oplsaa
 from aiida_cgmob.topology.sampler import fourier_to_rb
+from aiida_cgmob.units import AVOGADRO
 
 # OPLS-AA atom types expected from the chemistry of each built-in molecule (Jorgensen et al. 1996):
 # alkane CH3 135, CH2 136, CH 137, C 139, H on aliphatic C 140; benzene C (CH and alkyl-bearing ipso C) 145,

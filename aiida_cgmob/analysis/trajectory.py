@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..units import ANGSTROM_PER_NM
 from .mapping import MoleculeMap, box_vectors, centres_of_mass, unwrap_in_time, wrap_into_cell
 
 __all__ = ['BeadTrajectory', 'DescriptorError', 'map_gromacs', 'read_beads', 'read_lammps_dump', 'wrap_into_cell',
            'write_lammps_dump', 'write_xtc']
 
-ANGSTROM_PER_NM = 10.0
 
 
 class DescriptorError(ValueError):

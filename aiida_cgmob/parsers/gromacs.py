@@ -18,6 +18,7 @@ from aiida_cgmob.gromacs.outputs import (
     topology_mass,
 )
 from aiida_cgmob.parsers.descriptors import log_tail, read_descriptor_outcome
+from aiida_cgmob.units import AVOGADRO
 
 __all__ = ['GromacsParser']
 
@@ -28,7 +29,6 @@ ENERGY_COLUMNS = {
     'Pressure': ('pressure', 'bar'),
     'Density': ('density', 'kg/m^3'),
 }
-AVOGADRO = 6.02214076e23
 
 
 class GromacsParser(Parser):

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..units import ANGSTROM_PER_NM, KJ_PER_KCAL
 from .table import Potential, PotentialError
 
 __all__ = ['ANGSTROM_PER_NM', 'KJ_PER_KCAL', 'force_from_real', 'force_to_real', 'energy_from_real', 'energy_to_real',
            'read_gromacs_table', 'read_lammps_table', 'read_votca_table', 'write_gromacs_table', 'write_lammps_table',
            'write_votca_table']
 
-KJ_PER_KCAL = 4.184  # thermochemical calorie, exact
-ANGSTROM_PER_NM = 10.0
 NUMBER = '{:.10e}'  # 11 significant digits: round trips are exact to ~1e-11 relative
 GROMACS_SPACING = 0.002  # nm, the GROMACS default table-spacing (and VOTCA's)
 GROMACS_EXTENSION = 1.0  # nm, GROMACS default table-extension: the table must reach rc + this

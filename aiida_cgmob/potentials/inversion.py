@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from ..units import BOLTZMANN_KJ
 from .table import Potential, PotentialError, check_finite, check_grid
 
 __all__ = ['BOLTZMANN_KJ', 'WALLS', 'boltzmann_inversion', 'cosine_switch', 'lennard_jones']
 
-BOLTZMANN_KJ = 0.0083144626  # kJ/mol/K (R = N_A k_B)
 WALLS = ('exponential', 'quadratic')
 
 

@@ -14,11 +14,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
+from ..units import AVOGADRO
 from .molecule import Molecule
 
 __all__ = ['AVOGADRO', 'LiquidBox', 'PackingError', 'box_length_for_density', 'pack_liquid']
 
-AVOGADRO = 6.02214076e23
 
 
 class PackingError(RuntimeError):
