@@ -386,6 +386,21 @@ def test_ballistic_trajectory_has_no_diffusive_regime():
     assert_no_diffusive_regime(msd)
 
 
+def test_slope_excursion_within_its_own_noise_is_accepted_but_a_shared_one_is_not():
+    """Near the end of the window a small box's slope wanders; the directions then disagree, and the
+    window is kept. The same dip in all three directions is systematic, and no window is found."""
+    t = 0.1 * np.arange(1001)  # ps
+    dip = np.where(t > 30.0, (np.maximum(t, 30.0) / 30.0) ** -0.4, 1.0)  # slope 0.6 beyond 30 ps
+    diffusive = 2 * WATER_D * t
+    one_direction = MSD(t=t, msd=np.column_stack([diffusive * dip, diffusive, diffusive]))
+    start, end = automatic_window(one_direction)
+    assert start < 0.3 and end == 50.0  # from the first lags with a defined slope to the end of the window
+    all_directions = MSD(t=t, msd=np.outer(diffusive * dip, [1.0, 1.0, 1.0]))
+    with pytest.raises(DescriptorError) as error:
+        automatic_window(all_directions)
+    assert error.value.kind == 'no_diffusive_regime'
+
+
 def test_uneven_frame_times_are_refused():
     trajectory = brownian_trajectory(np.random.default_rng(55), 10, 50, WATER_D, 2.0, 3.0)
     trajectory.times[30:] += 1.0  # one 3 ps interval among 2 ps ones, as when two runs are joined
