@@ -102,7 +102,9 @@ def test_rdf_agrees_with_gmx_rdf(aa_run, mapped, gmx_executable):
     n = mapped.n_beads
     assert g_ours.max() > 1.5  # a liquid's first peak, not an empty comparison
     assert np.abs(g_ours - g_gmx).max() < 0.02
-    assert np.abs(g_ours * (n - 1) / n - g_gmx).max() < 0.003
+    # What remains is gmx's 3-decimal xvg and its single-precision COM/distances moving a few pairs across bin
+    # edges on the steep side of the first peak (one pair there is ~3e-4 in g): 0.0013 and 0.0031 in two runs.
+    assert np.abs(g_ours * (n - 1) / n - g_gmx).max() < 0.005
     # Our radial_distribution on its own grid (centres at (k + 1/2) dr) is the same function.
     rdf = radial_distribution(mapped, r_max=1.0, bin_width=0.01)
     np.testing.assert_allclose(rdf.g, pair_correlation(mapped, np.linspace(0, 1.0, 101)))
