@@ -1,0 +1,245 @@
+"""LAMMPS input for a one-bead CG liquid with a tabulated pair potential (no AiiDA import).
+
+Our units: nm, ps, K, bar, g/mol.  LAMMPS runs in ``units real`` (Å, fs, atm, kcal/mol); every
+conversion happens here.  The run is: (optional) energy minimisation, equilibration, production with
+an xtc trajectory (LAMMPS writes xtc in nm and ps), restart files during both, a final restart and
+data file.  A continuation reads the newest restart file and runs the remaining steps (``run N upto``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..units import ANGSTROM_PER_NM
+
+ATM_PER_BAR = 1.0 / 1.01325
+INPUT_NAME = 'in.lammps'
+DATA_NAME = 'beads.data'
+TABLE_NAME = 'potential.table'
+TABLE_KEYWORD = 'CG'
+TRAJECTORY_NAME = 'production.xtc'
+LOG_NAME = 'log.lammps'
+RESTART_NAMES = ('restart.a', 'restart.b')  # LAMMPS alternates between the two: one is always whole
+FINAL_RESTART = 'final.restart'
+FINAL_DATA = 'final.data'
+ENSEMBLES = ('nvt', 'npt')
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    'ensemble': 'nvt',  # Nosé-Hoover NVT, or NPT (isotropic, Nosé-Hoover barostat)
+    'temperature': 298.15,  # K
+    'pressure': 1.0,  # bar, NPT only
+    'timestep': 0.005,  # ps
+    'equilibration': 50.0,  # ps
+    'production': 200.0,  # ps
+    'frame_interval': 0.5,  # ps between xtc frames
+    'thermo_interval': 1.0,  # ps between thermo lines
+    'restart_interval': 50.0,  # ps between restart files
+    'thermostat_damping': 0.1,  # ps (Nosé-Hoover Tdamp)
+    'barostat_damping': 1.0,  # ps (Nosé-Hoover Pdamp)
+    'minimise': True,  # energy minimisation before dynamics (lattice or random starts overlap)
+    'seed': 12345,  # velocities
+    'table_points': 2000,  # points LAMMPS interpolates linearly between (pair_style table linear N)
+    'neighbor_skin': 0.2,  # nm
+}
+
+
+class LammpsInputError(ValueError):
+    """Settings or a configuration that cannot make a valid LAMMPS run; the message names the field."""
+
+
+def validate_settings(settings: dict | None) -> dict:
+    """``settings`` merged over DEFAULT_SETTINGS, or LammpsInputError naming the field and value."""
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise LammpsInputError(f'unknown LAMMPS CG settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}')
+    merged = {**DEFAULT_SETTINGS, **settings}
+    if merged['ensemble'] not in ENSEMBLES:
+        raise LammpsInputError(f'ensemble must be one of {ENSEMBLES}, got {merged["ensemble"]!r}')
+    for name in ('temperature', 'timestep', 'frame_interval', 'thermo_interval', 'restart_interval',
+                 'thermostat_damping', 'barostat_damping', 'neighbor_skin'):
+        value = merged[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise LammpsInputError(f'{name} must be a number > 0, got {value!r}')
+    for name in ('equilibration', 'production'):
+        value = merged[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise LammpsInputError(f'{name} must be a number of ps >= 0, got {value!r}')
+    if not merged['production'] > 0:
+        raise LammpsInputError(f'production must be > 0 ps, got {merged["production"]!r}')
+    if not isinstance(merged['pressure'], (int, float)) or isinstance(merged['pressure'], bool):
+        raise LammpsInputError(f'pressure must be a number (bar), got {merged["pressure"]!r}')
+    if not isinstance(merged['table_points'], int) or merged['table_points'] < 100:
+        raise LammpsInputError(f'table_points must be an integer >= 100, got {merged["table_points"]!r}')
+    if not isinstance(merged['seed'], int) or not 0 < merged['seed'] < 2**31:
+        raise LammpsInputError(f'seed must be an integer in [1, 2^31), got {merged["seed"]!r}')
+    for name in ('frame_interval', 'thermo_interval', 'restart_interval'):
+        if steps(merged[name], merged['timestep']) < 1:
+            raise LammpsInputError(f'{name} = {merged[name]} ps is shorter than the time step {merged["timestep"]} ps')
+    if steps(merged['production'], merged['timestep']) < 2 * steps(merged['frame_interval'], merged['timestep']):
+        raise LammpsInputError(f'production = {merged["production"]} ps gives fewer than 2 frames at '
+                               f'frame_interval = {merged["frame_interval"]} ps')
+    return merged
+
+
+def steps(duration_ps: float, timestep_ps: float) -> int:
+    """Whole MD steps in ``duration_ps`` (rounded, so 0.1/0.005 is 20 and not 19)."""
+    return int(round(duration_ps / timestep_ps))
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Bead positions (N, 3) nm in an orthorhombic box with edges ``box`` (3,) nm from the origin."""
+
+    positions: np.ndarray
+    box: np.ndarray
+
+    def __post_init__(self) -> None:
+        positions = np.asarray(self.positions, dtype=float)
+        box = np.asarray(self.box, dtype=float).reshape(-1)
+        if positions.ndim != 2 or positions.shape[1] != 3 or not len(positions):
+            raise LammpsInputError(f'positions must have shape (N, 3) with N > 0, got {positions.shape}')
+        if box.shape != (3,) or not np.all(np.isfinite(box)) or not np.all(box > 0):
+            raise LammpsInputError(f'box must be three edge lengths > 0 nm, got {box.tolist()}')
+        if not np.all(np.isfinite(positions)):
+            raise LammpsInputError('positions contain NaN or inf')
+        object.__setattr__(self, 'positions', np.mod(positions, box))  # wrapped into [0, L)
+        object.__setattr__(self, 'box', box)
+
+    @property
+    def n_beads(self) -> int:
+        return len(self.positions)
+
+    @property
+    def number_density(self) -> float:
+        """Beads per nm^3."""
+        return self.n_beads / float(np.prod(self.box))
+
+
+def lattice_configuration(n_beads: int, number_density: float, seed: int = 0, jitter: float = 0.05) -> Configuration:
+    """``n_beads`` on a simple cubic lattice in a cubic box of the given number density (nm^-3).
+
+    The smallest n^3 >= n_beads lattice is filled at randomly chosen sites, each displaced by up to
+    ``jitter`` of the lattice spacing, so no two beads start closer than ~0.9 spacings: tabulated CG
+    potentials have steep cores and random insertion at liquid density would overlap.
+    """
+    if not isinstance(n_beads, (int, np.integer)) or n_beads < 2:
+        raise LammpsInputError(f'n_beads must be an integer >= 2, got {n_beads!r}')
+    if not number_density > 0:
+        raise LammpsInputError(f'number_density must be > 0 nm^-3, got {number_density!r}')
+    length = (n_beads / number_density) ** (1.0 / 3.0)
+    per_side = int(np.ceil(n_beads ** (1.0 / 3.0) - 1e-9))
+    spacing = length / per_side
+    rng = np.random.default_rng(seed)
+    sites = np.stack(np.meshgrid(*[np.arange(per_side)] * 3, indexing='ij'), axis=-1).reshape(-1, 3)
+    chosen = sites[np.sort(rng.choice(len(sites), n_beads, replace=False))]
+    positions = (chosen + 0.5 + rng.uniform(-jitter, jitter, (n_beads, 3))) * spacing
+    return Configuration(positions, np.full(3, length))
+
+
+def configuration_from_frame(positions: np.ndarray, dimensions: np.ndarray) -> Configuration:
+    """A configuration from one frame of a BeadTrajectory (positions nm, dimensions [a, b, c, α, β, γ]).
+
+    Only orthorhombic boxes: LAMMPS would need a tilted box, and our AA boxes are cubic.
+    """
+    dimensions = np.asarray(dimensions, dtype=float)
+    if not np.allclose(dimensions[3:], 90.0, atol=1e-3):
+        raise LammpsInputError(f'the starting frame has a triclinic box (angles {dimensions[3:].tolist()} deg); '
+                               'only orthorhombic boxes are supported for CG runs')
+    return Configuration(positions, dimensions[:3])
+
+
+def write_data(path: str | Path, configuration: Configuration, mass: float) -> Path:
+    """A LAMMPS data file (atom_style atomic, real units: Å, g/mol) with one atom type."""
+    if not mass > 0:
+        raise LammpsInputError(f'bead mass must be > 0 g/mol, got {mass!r}')
+    box = configuration.box * ANGSTROM_PER_NM
+    positions = configuration.positions * ANGSTROM_PER_NM
+    lines = [
+        'one-bead CG liquid written by aiida-cgmob (units real)', '',
+        f'{configuration.n_beads} atoms', '1 atom types', '',
+        f'0.0 {box[0]:.8f} xlo xhi', f'0.0 {box[1]:.8f} ylo yhi', f'0.0 {box[2]:.8f} zlo zhi', '',
+        'Masses', '', f'1 {mass:.8g}', '',
+        'Atoms # atomic', '',
+    ]
+    lines += [f'{i} 1 {x:.8f} {y:.8f} {z:.8f}' for i, (x, y, z) in enumerate(positions, start=1)]
+    path = Path(path)
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def write_input(path: str | Path, settings: dict, mass: float, cutoff: float, restart_from: str | None = None) -> Path:
+    """Write the LAMMPS input script for a CG run (``settings`` as in DEFAULT_SETTINGS; ``cutoff`` nm).
+
+    Fresh start: read ``beads.data``.  Continuation (``restart_from``: a restart file of an interrupted
+    run with the same settings): LAMMPS restores the step, finishes the equilibration if it had not, and
+    runs production up to the planned last step.  Its xtc then starts at the restart step; the earlier
+    frames are in the interrupted run's xtc (see ``analysis.trajectory.read_beads`` with several files).
+    """
+    s = validate_settings(settings)
+    dt_fs = s['timestep'] * 1000.0
+    n_equil, n_prod = steps(s['equilibration'], s['timestep']), steps(s['production'], s['timestep'])
+    n_frame = steps(s['frame_interval'], s['timestep'])
+    n_thermo = steps(s['thermo_interval'], s['timestep'])
+    n_restart = steps(s['restart_interval'], s['timestep'])
+    temperature = s['temperature']
+    lines = [
+        '# one-bead CG liquid, tabulated pair potential; written by aiida-cgmob',
+        'units real', 'atom_style atomic', 'boundary p p p', 'atom_modify map array',
+    ]
+    if restart_from is None:
+        lines += [f'read_data {DATA_NAME}', f'mass 1 {mass:.8g}']
+    else:
+        lines += [f'read_restart {restart_from}']
+    lines += [
+        f'pair_style table linear {s["table_points"]}',
+        f'pair_coeff 1 1 {TABLE_NAME} {TABLE_KEYWORD} {cutoff * ANGSTROM_PER_NM:.8f}',
+        f'neighbor {s["neighbor_skin"] * ANGSTROM_PER_NM:.6g} bin',
+        'neigh_modify every 1 delay 0 check yes',
+        f'timestep {dt_fs:.8g}',
+        'thermo_style custom step time temp press pe ke etotal vol density',
+        'thermo_modify flush yes lost error norm no',
+        f'thermo {n_thermo}',
+        f'restart {n_restart} {RESTART_NAMES[0]} {RESTART_NAMES[1]}',
+    ]
+    if restart_from is None:
+        if s['minimise']:
+            lines += ['# remove lattice/insertion overlaps before dynamics',
+                      'minimize 1.0e-4 1.0e-6 1000 10000', 'reset_timestep 0']
+        lines += [f'velocity all create {temperature:.8g} {s["seed"]} dist gaussian mom yes rot no']
+    tdamp = s['thermostat_damping'] * 1000.0
+    if s['ensemble'] == 'nvt':
+        lines += [f'fix integrate all nvt temp {temperature:.8g} {temperature:.8g} {tdamp:.8g}']
+    else:
+        pressure = s['pressure'] * ATM_PER_BAR
+        pdamp = s['barostat_damping'] * 1000.0
+        lines += [f'fix integrate all npt temp {temperature:.8g} {temperature:.8g} {tdamp:.8g} '
+                  f'iso {pressure:.8g} {pressure:.8g} {pdamp:.8g}']
+    if restart_from is None:
+        lines += ['# equilibration', f'run {n_equil}']
+    else:  # the restart may come from the equilibration or the production
+        lines += ['# equilibration, unless the restart is past it', 'variable restart_step equal step',
+                  f'if "${{restart_step}} < {n_equil}" then "run {n_equil} upto"']
+    lines += [
+        '# production: xtc in nm and ps (LAMMPS converts real units), ordered by atom id',
+        f'dump trajectory all xtc {n_frame} {TRAJECTORY_NAME}',
+        'dump_modify trajectory sort id',
+        f'run {n_equil + n_prod} upto',
+        'undump trajectory',
+        f'write_restart {FINAL_RESTART}',
+        f'write_data {FINAL_DATA}',
+    ]
+    path = Path(path)
+    path.write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def total_steps(settings: dict) -> tuple[int, int]:
+    """(equilibration steps, equilibration + production steps) of validated ``settings``."""
+    s = validate_settings(settings)
+    n_equil = steps(s['equilibration'], s['timestep'])
+    return n_equil, n_equil + steps(s['production'], s['timestep'])

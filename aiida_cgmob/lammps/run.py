@@ -1,0 +1,79 @@
+"""Preparing and running a CG LAMMPS run in a local directory (no AiiDA import).
+
+The CalcJob writes the same files through :func:`prepare_run` and lets the scheduler run ``lmp``;
+the IBI driver and the tests call :func:`run_lammps` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from ..potentials import Potential, write_lammps_table
+from .inputs import (
+    DATA_NAME,
+    INPUT_NAME,
+    LOG_NAME,
+    TABLE_KEYWORD,
+    TABLE_NAME,
+    Configuration,
+    LammpsInputError,
+    validate_settings,
+    write_data,
+    write_input,
+)
+from .outputs import LammpsLog, read_log
+
+
+class LammpsError(RuntimeError):
+    """LAMMPS stopped with an error; ``log`` is what it wrote (``log.error`` is its ERROR line)."""
+
+    def __init__(self, message: str, log: LammpsLog | None = None):
+        super().__init__(message)
+        self.log = log
+
+
+def prepare_run(directory: str | Path, potential: Potential, mass: float, settings: dict | None = None,
+                configuration: Configuration | None = None, restart_from: str | None = None) -> Path:
+    """Write ``in.lammps``, ``potential.table`` and (fresh start) ``beads.data`` into ``directory``.
+
+    Exactly one of ``configuration`` (fresh start) and ``restart_from`` (a restart file name, relative
+    to ``directory``) is given.  Returns the input path.
+    """
+    if (configuration is None) == (restart_from is None):
+        raise ValueError('give exactly one of configuration (fresh start) and restart_from (continuation)')
+    settings = validate_settings(settings)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_lammps_table(directory / TABLE_NAME, potential, keyword=TABLE_KEYWORD)
+    if configuration is not None:
+        half_box = float(configuration.box.min()) / 2
+        if potential.cutoff > half_box:
+            raise LammpsInputError(f'the potential cutoff {potential.cutoff:g} nm exceeds half the box '
+                                   f'({half_box:.4g} nm): use more beads or a shorter cutoff')
+        write_data(directory / DATA_NAME, configuration, mass)
+    return write_input(directory / INPUT_NAME, settings, mass, potential.cutoff, restart_from=restart_from)
+
+
+def lammps_command(lmp: str, threads: int = 1) -> list[str]:
+    """``lmp`` with the OPENMP styles (``-sf omp -pk omp <threads>``), reading in.lammps, no screen output."""
+    return [lmp, '-sf', 'omp', '-pk', 'omp', str(int(threads)), '-in', INPUT_NAME, '-log', LOG_NAME,
+            '-screen', 'none', '-nocite']
+
+
+def run_lammps(directory: str | Path, lmp: str = 'lmp', threads: int = 1, timeout: float | None = None) -> LammpsLog:
+    """Run the prepared input in ``directory``; the parsed log, or LammpsError carrying LAMMPS' ERROR line."""
+    directory = Path(directory)
+    environment = {**os.environ, 'OMP_NUM_THREADS': str(int(threads))}
+    try:
+        process = subprocess.run(lammps_command(lmp, threads), cwd=directory, capture_output=True, text=True,
+                                 env=environment, timeout=timeout)
+    except FileNotFoundError as exception:
+        raise LammpsError(f'LAMMPS executable not found: {lmp}') from exception
+    log_path = directory / LOG_NAME
+    log = read_log(log_path) if log_path.is_file() else None
+    if process.returncode or log is None or not log.completed:
+        error = (log.error if log else None) or (process.stderr.strip().splitlines() or ['no output'])[-1]
+        raise LammpsError(f'LAMMPS failed in {directory} (exit {process.returncode}): {error}', log)
+    return log
