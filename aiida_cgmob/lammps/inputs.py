@@ -8,6 +8,7 @@ data file.  A continuation reads the newest restart file and runs the remaining 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ RESTART_NAMES = ('restart.a', 'restart.b')  # LAMMPS alternates between the two:
 FINAL_RESTART = 'final.restart'
 FINAL_DATA = 'final.data'
 ENSEMBLES = ('nvt', 'npt')
+DUMP_ID = 'trajectory'  # the production xtc dump; its command in the log means the file was opened
+NO_RESTART_MESSAGE = 'no restart file to continue from'
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     'ensemble': 'nvt',  # Nosé-Hoover NVT, or NPT (isotropic, Nosé-Hoover barostat)
@@ -172,13 +175,20 @@ def write_data(path: str | Path, configuration: Configuration, mass: float) -> P
     return path
 
 
-def write_input(path: str | Path, settings: dict, mass: float, cutoff: float, restart_from: str | None = None) -> Path:
+def write_input(path: str | Path, settings: dict, mass: float, cutoff: float,
+                restart_from: str | Sequence[str] | None = None, timeout_seconds: float | None = None) -> Path:
     """Write the LAMMPS input script for a CG run (``settings`` as in DEFAULT_SETTINGS; ``cutoff`` nm).
 
     Fresh start: read ``beads.data``.  Continuation (``restart_from``: a restart file of an interrupted
     run with the same settings): LAMMPS restores the step, finishes the equilibration if it had not, and
     runs production up to the planned last step.  Its xtc then starts at the restart step; the earlier
     frames are in the interrupted run's xtc (see ``analysis.trajectory.read_beads`` with several files).
+    ``restart_from`` may also be several candidate file names: LAMMPS then reads the one holding the
+    largest time step, skipping names that do not exist (see :func:`restart_selection`).
+
+    ``timeout_seconds``: LAMMPS stops itself after this wall time (``timer timeout``), skips the
+    remaining runs and still writes ``final.restart`` and ``final.data`` at the step it reached, so the
+    run can be continued from there (the log then says ``Wall time limit reached``).
     """
     s = validate_settings(settings)
     dt_fs = s['timestep'] * 1000.0
@@ -187,14 +197,22 @@ def write_input(path: str | Path, settings: dict, mass: float, cutoff: float, re
     n_thermo = steps(s['thermo_interval'], s['timestep'])
     n_restart = steps(s['restart_interval'], s['timestep'])
     temperature = s['temperature']
-    lines = [
-        '# one-bead CG liquid, tabulated pair potential; written by aiida-cgmob',
-        'units real', 'atom_style atomic', 'boundary p p p', 'atom_modify map array',
-    ]
-    if restart_from is None:
+    candidates = [restart_from] if isinstance(restart_from, (str, Path)) else list(restart_from or [])
+    lines = ['# one-bead CG liquid, tabulated pair potential; written by aiida-cgmob']
+    if len(candidates) > 1:
+        lines += restart_selection(candidates)
+    lines += ['units real', 'atom_style atomic', 'boundary p p p', 'atom_modify map array']
+    if timeout_seconds is not None:
+        if not timeout_seconds > 0:
+            raise LammpsInputError(f'timeout_seconds must be > 0, got {timeout_seconds!r}')
+        # checked every 100 steps: stops within milliseconds of the limit at CG speeds
+        lines += [f'timer timeout {max(1, int(timeout_seconds))} every 100']
+    if not candidates:
         lines += [f'read_data {DATA_NAME}', f'mass 1 {mass:.8g}']
+    elif len(candidates) == 1:
+        lines += [f'read_restart {candidates[0]}']
     else:
-        lines += [f'read_restart {restart_from}']
+        lines += restart_choice(candidates)
     lines += [
         f'pair_style table linear {s["table_points"]}',
         f'pair_coeff 1 1 {TABLE_NAME} {TABLE_KEYWORD} {cutoff * ANGSTROM_PER_NM:.8f}',
@@ -204,13 +222,15 @@ def write_input(path: str | Path, settings: dict, mass: float, cutoff: float, re
         'thermo_style custom step time temp press pe ke etotal vol density',
         'thermo_modify flush yes lost error norm no',
         f'thermo {n_thermo}',
-        f'restart {n_restart} {RESTART_NAMES[0]} {RESTART_NAMES[1]}',
     ]
-    if restart_from is None:
+    if not candidates:
         if s['minimise']:
             lines += ['# remove lattice/insertion overlaps before dynamics',
                       'minimize 1.0e-4 1.0e-6 1000 10000', 'reset_timestep 0']
         lines += [f'velocity all create {temperature:.8g} {s["seed"]} dist gaussian mom yes rot no']
+    # restart files only from the dynamics: one written during the minimisation would carry a step
+    # number unrelated to the MD steps that follow reset_timestep
+    lines += [f'restart {n_restart} {RESTART_NAMES[0]} {RESTART_NAMES[1]}']
     tdamp = s['thermostat_damping'] * 1000.0
     if s['ensemble'] == 'nvt':
         lines += [f'fix integrate all nvt temp {temperature:.8g} {temperature:.8g} {tdamp:.8g}']
@@ -219,17 +239,17 @@ def write_input(path: str | Path, settings: dict, mass: float, cutoff: float, re
         pdamp = s['barostat_damping'] * 1000.0
         lines += [f'fix integrate all npt temp {temperature:.8g} {temperature:.8g} {tdamp:.8g} '
                   f'iso {pressure:.8g} {pressure:.8g} {pdamp:.8g}']
-    if restart_from is None:
+    if not candidates:
         lines += ['# equilibration', f'run {n_equil}']
     else:  # the restart may come from the equilibration or the production
         lines += ['# equilibration, unless the restart is past it', 'variable restart_step equal step',
                   f'if "${{restart_step}} < {n_equil}" then "run {n_equil} upto"']
     lines += [
         '# production: xtc in nm and ps (LAMMPS converts real units), ordered by atom id',
-        f'dump trajectory all xtc {n_frame} {TRAJECTORY_NAME}',
-        'dump_modify trajectory sort id',
+        f'dump {DUMP_ID} all xtc {n_frame} {TRAJECTORY_NAME}',
+        f'dump_modify {DUMP_ID} sort id',
         f'run {n_equil + n_prod} upto',
-        'undump trajectory',
+        f'undump {DUMP_ID}',
         f'write_restart {FINAL_RESTART}',
         f'write_data {FINAL_DATA}',
     ]
@@ -238,8 +258,86 @@ def write_input(path: str | Path, settings: dict, mass: float, cutoff: float, re
     return path
 
 
+def restart_selection(candidates: Sequence[str]) -> list[str]:
+    """LAMMPS commands that learn the time step stored in each existing candidate restart file.
+
+    Each file is read, its step kept in ``restart_step_<k>`` (-1 when the file does not exist), and the
+    system cleared again.  The step, not the file time, decides which file is newest: copies lose
+    their modification times, and restart files alternate between two names.
+    """
+    _check_names(candidates)
+    lines = ['# which restart file is newest: read each one, note its step, clear']
+    for k, name in enumerate(candidates):
+        lines += [f'variable restart_step_{k} equal -1',
+                  f'if "$(is_file({name}))" then "read_restart {name}" "variable restart_step_{k} equal $(step)" '
+                  '"clear"']
+    return lines
+
+
+def restart_choice(candidates: Sequence[str]) -> list[str]:
+    """The ``if`` that reads the candidate with the largest step (the first among equals), or stops with
+    NO_RESTART_MESSAGE when none exists.  Needs the variables of :func:`restart_selection`."""
+    _check_names(candidates)
+    branches = []
+    for k, name in enumerate(candidates):
+        later = ''.join(f' && ${{restart_step_{k}}} >= ${{restart_step_{j}}}' for j in range(k + 1, len(candidates)))
+        then = 'then ' if k == 0 else ''  # if B then C elif B C ... else C
+        branches.append(f'"${{restart_step_{k}}} >= 0{later}" {then}"read_restart {name}"')
+    message = f"{NO_RESTART_MESSAGE} (looked for {', '.join(candidates)})"
+    # LAMMPS has no command that raises an error: print one in its format (the parsers read it) and quit
+    return ['if ' + ' elif '.join(branches) + f' else "print \'ERROR: {message}\'" "quit 1"']
+
+
+def _check_names(candidates: Sequence[str]) -> None:
+    for name in candidates:
+        if not name or any(char.isspace() or char in '"\'$#(),' for char in str(name)):
+            raise LammpsInputError(f'restart file name {name!r} cannot be used in a LAMMPS input (spaces, quotes ...)')
+
+
 def total_steps(settings: dict) -> tuple[int, int]:
     """(equilibration steps, equilibration + production steps) of validated ``settings``."""
     s = validate_settings(settings)
     n_equil = steps(s['equilibration'], s['timestep'])
     return n_equil, n_equil + steps(s['production'], s['timestep'])
+
+
+def read_data(path: str | Path) -> tuple[Configuration, float]:
+    """(configuration in nm, bead mass g/mol) of a one-type LAMMPS data file in real units.
+
+    Reads what ``write_data`` writes and what LAMMPS' ``write_data`` writes (orthorhombic box, image
+    flags after the coordinates are applied so positions come out unwrapped, then wrapped back).
+    """
+    lines = Path(path).read_text().splitlines()
+    bounds, mass, atoms = {}, None, []
+    section = None
+    for line in lines[1:]:
+        text = line.split('#')[0].strip()
+        if not text:
+            continue
+        fields = text.split()
+        if fields[-1] in ('xhi', 'yhi', 'zhi') and len(fields) == 4:
+            bounds[fields[-1][0]] = (float(fields[0]), float(fields[1]))
+            continue
+        if fields[-1] == 'xz' and len(fields) == 6:
+            if any(float(value) != 0 for value in fields[:3]):
+                raise LammpsInputError(f'{path}: a tilted (triclinic) box is not supported')
+            continue
+        if fields[0] in ('Masses', 'Atoms', 'Velocities'):
+            section = fields[0]
+            continue
+        if section == 'Masses':
+            mass = float(fields[1])
+        elif section == 'Atoms':
+            atom_id = int(fields[0])
+            xyz = np.array([float(value) for value in fields[2:5]])
+            if len(fields) >= 8:  # image flags
+                xyz = xyz + np.array([int(value) for value in fields[5:8]]) * np.array(
+                    [bounds[axis][1] - bounds[axis][0] for axis in 'xyz'])
+            atoms.append((atom_id, xyz))
+    if set(bounds) != {'x', 'y', 'z'} or not atoms or mass is None:
+        raise LammpsInputError(f'{path}: not a one-type LAMMPS data file with box bounds, Masses and Atoms')
+    atoms.sort(key=lambda item: item[0])
+    low = np.array([bounds[axis][0] for axis in 'xyz'])
+    box = np.array([bounds[axis][1] - bounds[axis][0] for axis in 'xyz'])
+    positions = (np.array([xyz for _, xyz in atoms]) - low) / ANGSTROM_PER_NM
+    return Configuration(positions, box / ANGSTROM_PER_NM), mass

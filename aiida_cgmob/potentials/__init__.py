@@ -17,12 +17,13 @@ from .formats import (
     write_lammps_table,
     write_votca_table,
 )
-from .inversion import BOLTZMANN_KJ, boltzmann_inversion, cosine_switch, lennard_jones
+from .inversion import BOLTZMANN_KJ, boltzmann_inversion, cosine_switch, lennard_jones, potential_with_wall
 from .table import Potential, PotentialError
 
 __all__ = [
     'ANGSTROM_PER_NM', 'BOLTZMANN_KJ', 'KJ_PER_KCAL', 'Potential', 'PotentialError', 'boltzmann_inversion',
     'cosine_switch', 'energy_from_real', 'energy_to_real', 'force_from_real', 'force_to_real', 'lennard_jones',
+    'potential_with_wall',
     'read_gromacs_table', 'read_lammps_table', 'read_votca_table', 'write_gromacs_table', 'write_lammps_table',
     'write_votca_table',
 ]

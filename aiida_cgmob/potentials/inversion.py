@@ -12,7 +12,7 @@ import numpy as np
 from ..units import BOLTZMANN_KJ
 from .table import Potential, PotentialError, check_finite, check_grid
 
-__all__ = ['BOLTZMANN_KJ', 'WALLS', 'boltzmann_inversion', 'cosine_switch', 'lennard_jones']
+__all__ = ['BOLTZMANN_KJ', 'WALLS', 'boltzmann_inversion', 'cosine_switch', 'lennard_jones', 'potential_with_wall']
 
 WALLS = ('exponential', 'quadratic')
 
@@ -112,24 +112,39 @@ def boltzmann_inversion(r: Any, g: Any, temperature: float, cutoff: float | None
     start = int(low[-1]) + 1 if low.size else 0
     if r.size - start < 3:
         raise PotentialError(f'g(r) > g_min = {g_min} at fewer than 3 points: nothing to invert')
-    inverted = -kT * np.log(g[start:])
-    slope = np.gradient(inverted, r[start:], edge_order=2)
+    return potential_with_wall(r, -kT * np.log(g[start:]), start, peak, temperature, wall=wall,
+                               tail_width=tail_width, reason=f'g <= {g_min:g} there',
+                               method=f'Boltzmann inversion -kT ln g, T = {temperature:g} K',
+                               origin=f'boltzmann_inversion(T={temperature:g} K, g_min={g_min:g})')
 
+
+def potential_with_wall(r: np.ndarray, inverted: np.ndarray, start: int, peak: int, temperature: float,
+                        wall: str = 'exponential', tail_width: float = 0.1, reason: str = '', method: str = '',
+                        origin: str = '') -> Potential:
+    """Assemble a usable potential on ``r`` (ending at the cutoff) from data ``inverted`` = U(r[start:]).
+
+    Below the first point up to ``peak`` (index of the first g maximum) where the data are repulsive,
+    a wall matching U and F; a cosine switch over the last ``tail_width`` nm (see boltzmann_inversion).
+    """
+    kT = BOLTZMANN_KJ * temperature
+    if wall not in WALLS:
+        raise PotentialError(f'unknown wall {wall!r}; choose one of {WALLS}')
+    slope = np.gradient(inverted, r[start:], edge_order=2)
     energy = np.empty_like(r)
     # noise at small g can make the inverted slope attractive right at the edge: move the junction out
     repulsive = np.flatnonzero(-slope[: peak - start + 1] > 0)
     if not repulsive.size:
-        raise PotentialError(f'-kT ln g never decreases between r = {r[start]} nm and the first peak '
+        raise PotentialError(f'the inverted potential never decreases between r = {r[start]} nm and the first peak '
                              f'(r = {r[peak]} nm): no repulsive core to extend')
     junction = start + int(repulsive[0])
     energy[junction:] = inverted[junction - start:]
     r_j, u_j, f_j = r[junction], inverted[junction - start], -slope[junction - start]
     energy[:junction] = _wall(r[:junction], r_j, u_j, f_j, max(u_j, kT), wall)
     if junction > 0:
-        short_range = (f'{wall} wall below {r_j:.4g} nm (g <= {g_min:g} there), U and F matched at the junction '
+        short_range = (f'{wall} wall below {r_j:.4g} nm ({reason}), U and F matched at the junction '
                        f'(U = {u_j:.4g} kJ/mol, F = {f_j:.4g} kJ/mol/nm)')
     else:
-        short_range = f'none: g > {g_min:g} on the whole grid from {r[0]:.4g} nm'
+        short_range = f'none: data on the whole grid from {r[0]:.4g} nm'
 
     rc = r[-1]
     if tail_width > 0:
@@ -142,7 +157,6 @@ def boltzmann_inversion(r: Any, g: Any, temperature: float, cutoff: float | None
     else:
         switch_start = rc
         tail = f'shifted to 0 at {rc:.4g} nm (force not smoothed)'
-    treatment = {'method': f'Boltzmann inversion -kT ln g, T = {temperature:g} K', 'short_range': short_range,
+    treatment = {'method': method, 'short_range': short_range,
                  'tail': tail, 'fitted_range_nm': [float(r_j), float(switch_start)]}
-    return Potential.from_energy(r, energy, shift=True, treatment=treatment,
-                                 origin=f'boltzmann_inversion(T={temperature:g} K, g_min={g_min:g})')
+    return Potential.from_energy(r, energy, shift=True, treatment=treatment, origin=origin)

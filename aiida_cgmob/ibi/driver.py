@@ -1,0 +1,497 @@
+"""The iterative inversion loop in one process (no AiiDA): LAMMPS run, g(r), update, checkpoint, repeat.
+
+Everything lives in one working directory so a scheduler job killed at its walltime can be resumed by
+running the driver again in (a copy of) the same directory: ``ibi_state.json`` is rewritten after every
+completed iteration and the loop continues from it.
+
+Files (the contract with the ``cgmob.ibi`` CalcJob and its parser):
+
+* in: ``ibi_input.json`` (see :func:`validate_input`), ``target.npz`` (r nm, g), optionally
+  ``initial_potential.json`` (Potential.to_dict) and ``start.data`` (a LAMMPS data file to start from).
+* progress: ``iterations/NNN/`` (one LAMMPS run each; trajectories of all but the last are deleted),
+  ``ibi_state.json`` (checkpoint), ``ibi.log`` (one line per iteration).
+* out: ``ibi_history.npz`` (arrays, see :func:`write_history`), ``ibi_result.json`` (status, message,
+  figures), ``final_potential.json`` / ``final_potential.table`` (LAMMPS, real units), and when the
+  final run allows it ``descriptors.npz``/``.json`` (or ``descriptors_error.json``) of that run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis import DescriptorError, compute_descriptors
+from ..analysis.descriptors import radial_distribution
+from ..analysis.trajectory import read_beads
+from ..lammps import LammpsError, LammpsInputError, lattice_configuration, prepare_run, run_lammps
+from ..lammps import validate_settings as validate_lammps_settings
+from ..lammps.inputs import FINAL_DATA, TRAJECTORY_NAME, read_data
+from ..potentials import (
+    BOLTZMANN_KJ,
+    Potential,
+    PotentialError,
+    boltzmann_inversion,
+    cosine_switch,
+    potential_with_wall,
+    write_lammps_table,
+)
+from .update import METHODS, hnc_potential, potential_update, pressure_ramp, rms_error, smooth
+
+INPUT_FILE = 'ibi_input.json'
+TARGET_FILE = 'target.npz'
+INITIAL_POTENTIAL_FILE = 'initial_potential.json'
+START_DATA_FILE = 'start.data'
+STATE_FILE = 'ibi_state.json'
+HISTORY_FILE = 'ibi_history.npz'
+RESULT_FILE = 'ibi_result.json'
+LOG_FILE = 'ibi.log'
+FINAL_POTENTIAL_JSON = 'final_potential.json'
+FINAL_POTENTIAL_TABLE = 'final_potential.table'
+ITERATIONS_DIR = 'iterations'
+
+# exit statuses of the console script, one per outcome (the parser maps them to CalcJob exit codes)
+EXIT_CONVERGED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_DIVERGED, EXIT_ENGINE = 0, 2, 3, 4, 5
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    'temperature': 298.15,  # K
+    'cutoff': 1.4,  # nm, potential cutoff
+    'fit_range': None,  # [r0, r1] nm over which RMS(g - g_target) is measured; default [first g_t > 0.05, cutoff]
+    'bin_width': 0.01,  # nm, g(r) grid of target and runs
+    'max_iterations': 30,
+    'tolerance': 0.01,  # RMS(g - g_target) below which the loop stops (converged)
+    'method': 'ihnc',  # 'ihnc' (Newton step with the HNC Jacobian) or 'ibi'
+    'alpha': 1.0,  # step scaling
+    'initial_guess': 'hnc',  # 'hnc' (HNC inversion of g_target) or 'pmf' (-kT ln g_target)
+    'smoothing': 3,  # points of the running mean applied to each update (1: none)
+    'g_min': 1e-3,  # below this g carries no information: the core is extrapolated (repulsive wall)
+    'tail_width': 0.1,  # nm, cosine switch of U to 0 at the cutoff
+    'pressure_target': None,  # bar; None: no pressure correction
+    'pressure_max_amplitude': 0.1,  # of kT, ramp amplitude cap per iteration
+    'pressure_scale': 3e-3,  # per bar, ramp amplitude = max_amplitude kT min(1, scale |dP|)
+    'divergence_factor': 3.0,  # diverged when RMS exceeds this times the best RMS (and 0.05) twice in a row
+    'keep_trajectories': False,  # keep every iteration's xtc (large); the last one is always kept
+    'final_descriptors': True,  # D, g(r), density of the final potential's run (needs a long enough run)
+    'descriptor_settings': {},  # passed to compute_descriptors for the final run
+}
+
+
+class IbiInputError(ValueError):
+    """The input cannot make a valid inversion; the message names the field."""
+
+
+@dataclass
+class Target:
+    r: np.ndarray  # nm, bin centres
+    g: np.ndarray
+
+    @classmethod
+    def read(cls, path: str | Path) -> Target:
+        with np.load(path) as data:
+            if 'r' not in data or 'g' not in data:
+                raise IbiInputError(f'{path}: the target needs arrays r (nm) and g, found {sorted(data.files)}')
+            return cls(np.asarray(data['r'], dtype=float), np.asarray(data['g'], dtype=float))
+
+
+def validate_settings(settings: dict | None) -> dict:
+    settings = dict(settings or {})
+    unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise IbiInputError(f'unknown IBI settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}')
+    s = {**DEFAULT_SETTINGS, **settings}
+    if s['method'] not in METHODS:
+        raise IbiInputError(f'method must be one of {METHODS}, got {s["method"]!r}')
+    if s['initial_guess'] not in ('hnc', 'pmf'):
+        raise IbiInputError(f"initial_guess must be 'hnc' or 'pmf', got {s['initial_guess']!r}")
+    for name in ('temperature', 'cutoff', 'bin_width', 'tolerance', 'alpha', 'g_min', 'divergence_factor',
+                 'pressure_max_amplitude', 'pressure_scale'):
+        value = s[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise IbiInputError(f'{name} must be a number > 0, got {value!r}')
+    if not isinstance(s['max_iterations'], int) or s['max_iterations'] < 1:
+        raise IbiInputError(f'max_iterations must be an integer >= 1, got {s["max_iterations"]!r}')
+    if not isinstance(s['smoothing'], int) or s['smoothing'] < 1 or s['smoothing'] % 2 == 0:
+        raise IbiInputError(f'smoothing must be an odd integer >= 1 (points), got {s["smoothing"]!r}')
+    if not 0 <= s['tail_width'] < s['cutoff']:
+        raise IbiInputError(f'tail_width must be in [0, cutoff), got {s["tail_width"]!r}')
+    if s['fit_range'] is not None:
+        r0, r1 = (list(s['fit_range']) + [None, None])[:2]
+        if len(s['fit_range']) != 2 or not (0 <= r0 < r1 <= s['cutoff'] + 1e-9):
+            raise IbiInputError(f'fit_range must be [r0, r1] with 0 <= r0 < r1 <= cutoff, got {s["fit_range"]!r}')
+    if s['pressure_target'] is not None and (isinstance(s['pressure_target'], bool)
+                                             or not isinstance(s['pressure_target'], (int, float))):
+        raise IbiInputError(f'pressure_target must be a number (bar) or None, got {s["pressure_target"]!r}')
+    return s
+
+
+def validate_input(data: dict) -> dict:
+    """The contents of ``ibi_input.json``, completed with defaults; IbiInputError names a bad field.
+
+    Fields: ``settings`` (DEFAULT_SETTINGS), ``lammps_settings`` (aiida_cgmob.lammps.DEFAULT_SETTINGS,
+    one iteration's run), ``mass`` (g/mol), ``number_density`` (nm^-3), ``n_beads`` (lattice start;
+    not needed with start.data), ``lmp`` (executable), ``threads``, ``seed``.
+    """
+    known = {'settings', 'lammps_settings', 'mass', 'n_beads', 'number_density', 'lmp', 'threads', 'seed'}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise IbiInputError(f'unknown fields in {INPUT_FILE}: {unknown}; known: {sorted(known)}')
+    result = {'settings': validate_settings(data.get('settings'))}
+    try:
+        result['lammps_settings'] = validate_lammps_settings(data.get('lammps_settings'))
+    except LammpsInputError as exception:
+        raise IbiInputError(f'lammps_settings: {exception}') from exception
+    for name, kind in (('mass', 'g/mol'), ('number_density', 'nm^-3')):
+        value = data.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise IbiInputError(f'{name} must be a number > 0 ({kind}), got {value!r}')
+        result[name] = float(value)
+    n_beads = data.get('n_beads')
+    if n_beads is not None and (isinstance(n_beads, bool) or not isinstance(n_beads, int) or n_beads < 2):
+        raise IbiInputError(f'n_beads must be an integer >= 2, got {n_beads!r}')
+    result['n_beads'] = n_beads
+    result['lmp'] = str(data.get('lmp', 'lmp'))
+    for name, default in (('threads', 1), ('seed', 1)):
+        value = data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise IbiInputError(f'{name} must be an integer >= 1, got {value!r}')
+        result[name] = value
+    return result
+
+
+def grid(bin_width: float, r_max: float) -> np.ndarray:
+    """Bin centres (k + 1/2) bin_width of the g(r) histograms up to ``r_max`` (nm)."""
+    return bin_width * (np.arange(int(np.floor(r_max / bin_width + 1e-9))) + 0.5)
+
+
+def potential_grid(r: np.ndarray, cutoff: float) -> np.ndarray:
+    """The potential's grid: the g(r) bin centres below the cutoff, then the cutoff itself."""
+    return np.r_[r[r < cutoff - 1e-9], cutoff]
+
+
+def initial_potential(r: np.ndarray, g_target: np.ndarray, settings: dict, number_density: float) -> Potential:
+    """U_0 from the target: HNC inversion (default) or -kT ln g, with the repulsive wall and the tail."""
+    cutoff, temperature = settings['cutoff'], settings['temperature']
+    if settings['initial_guess'] == 'pmf':
+        return boltzmann_inversion(r, g_target, temperature, cutoff=cutoff, g_min=settings['g_min'],
+                                   tail_width=settings['tail_width'])
+    hnc = hnc_potential(r, g_target, temperature, number_density)
+    r_pot = potential_grid(r, cutoff)
+    data = np.interp(r_pot, r, np.where(np.isfinite(hnc), hnc, np.nan))
+    g_pot = np.interp(r_pot, r, g_target)
+    peak = int(np.argmax(g_pot))
+    low = np.flatnonzero(g_pot[: peak + 1] <= settings['g_min'])
+    start = int(low[-1]) + 1 if low.size else 0
+    if r_pot.size - start < 3 or not np.all(np.isfinite(data[start:])):
+        raise IbiInputError('g_target has too few points above g_min below the cutoff for an HNC inversion')
+    return potential_with_wall(r_pot, data[start:], start, peak, temperature, tail_width=settings['tail_width'],
+                               reason=f'g_target <= {settings["g_min"]:g} there',
+                               method=f'HNC inversion kT(-ln g + h - c), T = {temperature:g} K, '
+                                      f'rho = {number_density:.5g} nm^-3',
+                               origin='initial guess: hnc_potential(g_target)')
+
+
+def updated_potential(potential: Potential, r: np.ndarray, delta: np.ndarray, settings: dict,
+                      iteration: int) -> Potential:
+    """U + dU on the potential's grid: dU from the bins below the cutoff, smoothed, held constant into the
+    core (where g carried no information), switched off over the tail so U(r_c) and F(r_c) stay 0."""
+    r_pot, cutoff = potential.r, potential.cutoff
+    below = r < cutoff - 1e-9
+    delta = delta[below]
+    valid = np.isfinite(delta)
+    if not valid.any():
+        raise ValueError('the update is undefined everywhere below the cutoff (g or g_target is 0)')
+    first = int(np.flatnonzero(valid)[0])
+    delta = np.where(valid, delta, 0.0)
+    delta[:first] = delta[first]  # VOTCA's rule: the core moves with its edge
+    delta = smooth(delta, settings['smoothing'])
+    delta = np.r_[delta, 0.0]
+    if settings['tail_width'] > 0:
+        delta = delta * cosine_switch(r_pot, cutoff - settings['tail_width'], cutoff)
+    treatment = dict(potential.treatment)
+    treatment['update'] = (f'{settings["method"]} x{settings["alpha"]:g}, running mean over {settings["smoothing"]} '
+                           'points, constant into the core, switched off over the tail')
+    return Potential.from_energy(r_pot, potential.energy + delta, shift=True, treatment=treatment,
+                                 origin=f'{settings["method"]} iteration {iteration}')
+
+
+@dataclass
+class IterationRecord:
+    iteration: int
+    rms: float
+    pressure_bar: float
+    pressure_std_bar: float
+    temperature_K: float
+    number_density: float  # nm^-3, N / <V>
+    timestep_ps: float
+    lammps_seconds: float
+    analysis_seconds: float
+    ns_per_day: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class IbiRun:
+    """One inversion in ``directory`` (see the module docstring for the files)."""
+
+    def __init__(self, directory: str | Path, lmp: str | None = None, threads: int | None = None):
+        self.directory = Path(directory).resolve()
+        self.input = validate_input(json.loads((self.directory / INPUT_FILE).read_text()))
+        if lmp:
+            self.input['lmp'] = lmp
+        if threads:
+            self.input['threads'] = threads
+        self.settings = self.input['settings']
+        target = Target.read(self.directory / TARGET_FILE)
+        self.configuration = self._start_configuration()
+        box = self.configuration.box
+        half_box = float(box.min()) / 2
+        if self.settings['cutoff'] > half_box:
+            raise IbiInputError(f'cutoff {self.settings["cutoff"]} nm exceeds half the CG box ({half_box:.4g} nm): '
+                                'use more beads or a shorter cutoff')
+        target_edge = float(target.r[-1] + (target.r[-1] - target.r[-2]) / 2)
+        r_max = min(target_edge, half_box)
+        self.r = grid(self.settings['bin_width'], r_max)
+        if self.r.size < 10 or self.r[-1] < self.settings['cutoff']:
+            raise IbiInputError(f'the target g(r) ends at {target_edge:.4g} nm, before the cutoff '
+                                f'{self.settings["cutoff"]} nm')
+        if not np.all(np.isfinite(target.g)) or np.any(target.g < 0):
+            raise IbiInputError('g_target must be finite and >= 0')
+        self.g_target = np.interp(self.r, target.r, target.g)
+        fit_range = self.settings['fit_range']
+        if fit_range is None:
+            above = np.flatnonzero(self.g_target > 0.05)
+            fit_range = [float(self.r[above[0]]) if above.size else 0.0, self.settings['cutoff']]
+        self.fit_range = tuple(float(value) for value in fit_range)
+        self.kT = BOLTZMANN_KJ * self.settings['temperature']
+
+    def _start_configuration(self):
+        start = self.directory / START_DATA_FILE
+        if start.is_file():
+            configuration, _ = read_data(start)
+            return configuration
+        if self.input['n_beads'] is None:
+            raise IbiInputError(f'give n_beads (lattice start) or a {START_DATA_FILE}')
+        return lattice_configuration(self.input['n_beads'], self.input['number_density'], seed=self.input['seed'])
+
+    # ------------------------------------------------------------------ state
+    def _load_state(self) -> dict | None:
+        path = self.directory / STATE_FILE
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def _save_state(self, state: dict) -> None:
+        temporary = self.directory / (STATE_FILE + '.tmp')
+        temporary.write_text(json.dumps(state))
+        temporary.replace(self.directory / STATE_FILE)  # atomic: a kill never leaves half a checkpoint
+
+    def _log(self, line: str) -> None:
+        with (self.directory / LOG_FILE).open('a') as handle:
+            handle.write(line + '\n')
+
+    # ------------------------------------------------------------------ one iteration
+    def _run_iteration(self, iteration: int, potential: Potential, configuration_source: str | None,
+                       timestep: float) -> tuple[IterationRecord, np.ndarray]:
+        run_directory = self.directory / ITERATIONS_DIR / f'{iteration:03d}'
+        if run_directory.exists():
+            shutil.rmtree(run_directory)  # an iteration interrupted before its checkpoint: redo it
+        settings = dict(self.input['lammps_settings'], timestep=timestep,
+                        seed=self.input['seed'] + iteration)
+        if configuration_source is None:
+            configuration = self.configuration
+        else:
+            configuration, _ = read_data(self.directory / configuration_source)
+            settings['minimise'] = False
+        start = time.perf_counter()
+        prepare_run(run_directory, potential, self.input['mass'], settings, configuration=configuration)
+        log = run_lammps(run_directory, self.input['lmp'], self.input['threads'])
+        lammps_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        trajectory = read_beads(run_directory / TRAJECTORY_NAME, self.input['mass'])
+        rdf = radial_distribution(trajectory, r_max=float(self.r[-1] + self.settings['bin_width'] / 2),
+                                  bin_width=self.settings['bin_width'])
+        g = rdf.g[: self.r.size]
+        averages = log.averages()
+        density = trajectory.n_beads / averages['volume_nm3'] if 'volume_nm3' in averages else float('nan')
+        record = IterationRecord(
+            iteration=iteration, rms=rms_error(self.r, g, self.g_target, self.fit_range),
+            pressure_bar=averages.get('pressure_bar', float('nan')),
+            pressure_std_bar=averages.get('pressure_bar_std', float('nan')),
+            temperature_K=averages.get('temperature_K', float('nan')), number_density=density,
+            timestep_ps=timestep, lammps_seconds=lammps_seconds, analysis_seconds=time.perf_counter() - start,
+            ns_per_day=log.performance_ns_day[-1] if log.performance_ns_day else float('nan'))
+        return record, g
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict:
+        """Iterate until converged, diverged, failed or out of iterations; returns the result dictionary."""
+        s = self.settings
+        state = self._load_state()
+        if state is None:
+            potential = (Potential.from_dict(json.loads((self.directory / INITIAL_POTENTIAL_FILE).read_text()))
+                         if (self.directory / INITIAL_POTENTIAL_FILE).is_file()
+                         else initial_potential(self.r, self.g_target, s, self.input['number_density']))
+            if abs(potential.cutoff - s['cutoff']) > 1e-9:
+                potential = potential.shifted(s['cutoff']) if potential.cutoff > s['cutoff'] else potential
+            state = {'next_iteration': 0, 'potential': potential.to_dict(), 'records': [], 'potentials': [],
+                     'g': [], 'configuration': None, 'timestep': self.input['lammps_settings']['timestep'],
+                     'best': None, 'rising': 0, 'started': time.time()}
+            self._log(f'# IBI ({s["method"]}, alpha {s["alpha"]:g}) fit range {self.fit_range} nm, '
+                      f'tolerance {s["tolerance"]:g}; iteration rms pressure/bar seconds')
+        else:
+            self._log(f'# resumed at iteration {state["next_iteration"]} from {STATE_FILE}')
+        status, message = None, ''
+        while status is None:
+            iteration = state['next_iteration']
+            if iteration >= s['max_iterations']:
+                status = 'not_converged'
+                best = state['records'][state['best']]
+                message = (f'RMS(g - g_target) did not fall below {s["tolerance"]:g} within {s["max_iterations"]} '
+                           f'iterations; best {best["rms"]:.4g} at iteration {best["iteration"]}')
+                break
+            potential = Potential.from_dict(state['potential'])
+            try:
+                record, g = self._run_iteration(iteration, potential, state['configuration'], state['timestep'])
+            except LammpsError as exception:
+                unstable = exception.log is not None and exception.log.unstable
+                if unstable and state['timestep'] / 2 >= 1e-4:
+                    state['timestep'] /= 2  # the failure MD really has: a too-long step for this potential
+                    self._log(f'# iteration {iteration}: {exception}; retrying with time step {state["timestep"]} ps')
+                    continue
+                status, message = 'engine_failure', str(exception)
+                break
+            except (DescriptorError, ValueError) as exception:
+                status, message = 'engine_failure', f'iteration {iteration}: {exception}'
+                break
+            self._log(f'{iteration:4d} {record.rms:.5f} {record.pressure_bar:10.1f} '
+                      f'{record.lammps_seconds + record.analysis_seconds:8.1f}')
+            state['records'].append(record.to_dict())
+            state['potentials'].append(state['potential'])
+            state['g'].append(g.tolist())
+            state['configuration'] = str(Path(ITERATIONS_DIR) / f'{iteration:03d}' / FINAL_DATA)
+            previous_best = state['best']
+            if not np.isfinite(record.rms):
+                status, message = 'diverged', f'iteration {iteration}: RMS(g - g_target) is not finite'
+            elif previous_best is None or record.rms < state['records'][previous_best]['rms']:
+                state['best'] = len(state['records']) - 1
+            best_rms = state['records'][state['best']]['rms'] if state['best'] is not None else float('inf')
+            state['rising'] = state['rising'] + 1 if record.rms > max(s['divergence_factor'] * best_rms, 0.05) else 0
+            if status is None and record.rms < s['tolerance']:
+                status = 'converged'
+                message = f'RMS(g - g_target) = {record.rms:.4g} < {s["tolerance"]:g} at iteration {iteration}'
+            elif status is None and state['rising'] >= 2:
+                status = 'diverged'
+                message = (f'RMS(g - g_target) = {record.rms:.4g} at iteration {iteration}, more than '
+                           f'{s["divergence_factor"]:g} x the best {best_rms:.4g} twice in a row')
+            if status is None:
+                try:
+                    delta = potential_update(self.r, g, self.g_target, s['temperature'], record.number_density,
+                                             s['method'], s['alpha'])
+                    if s['pressure_target'] is not None:
+                        delta = delta + pressure_ramp(self.r, s['cutoff'], record.pressure_bar, s['pressure_target'],
+                                                      s['temperature'], s['pressure_max_amplitude'],
+                                                      s['pressure_scale'])
+                    state['potential'] = updated_potential(potential, self.r, delta, s, iteration + 1).to_dict()
+                except (ValueError, PotentialError) as exception:
+                    status, message = 'diverged', f'update after iteration {iteration} failed: {exception}'
+            state['next_iteration'] = iteration + 1
+            self._prune_trajectories(state)
+            self._save_state(state)
+        return self._finish(state, status, message)
+
+    def _prune_trajectories(self, state: dict) -> None:
+        """Keep the xtc of the latest and the best iteration (the final descriptors need it)."""
+        if self.settings['keep_trajectories']:
+            return
+        keep = {state['records'][index]['iteration'] for index in (state['best'], len(state['records']) - 1)
+                if index is not None}
+        for record in state['records']:
+            if record['iteration'] not in keep:
+                (self.directory / ITERATIONS_DIR / f'{record["iteration"]:03d}' / TRAJECTORY_NAME).unlink(
+                    missing_ok=True)
+
+    def _finish(self, state: dict, status: str, message: str) -> dict:
+        records = state['records']
+        result = {'status': status, 'message': message, 'converged': status == 'converged',
+                  'iterations': len(records), 'fit_range_nm': list(self.fit_range),
+                  'tolerance': self.settings['tolerance'], 'method': self.settings['method'],
+                  'units': {'pressure': 'bar', 'rms': 'dimensionless (g)', 'time': 's', 'number_density': 'nm^-3'}}
+        if records:
+            final_index = len(records) - 1 if status == 'converged' else state['best']
+            final = records[final_index]
+            final_potential = Potential.from_dict(state['potentials'][final_index])
+            (self.directory / FINAL_POTENTIAL_JSON).write_text(json.dumps(final_potential.to_dict()))
+            write_lammps_table(self.directory / FINAL_POTENTIAL_TABLE, final_potential)
+            seconds = [record['lammps_seconds'] + record['analysis_seconds'] for record in records]
+            result.update({
+                'final_iteration': final['iteration'], 'rms_final': final['rms'], 'rms_last': records[-1]['rms'],
+                'pressure_final_bar': final['pressure_bar'], 'number_density_final': final['number_density'],
+                'seconds_per_iteration': float(np.mean(seconds)),
+                'lammps_seconds_per_iteration': float(np.mean([record['lammps_seconds'] for record in records])),
+            })
+            write_history(self.directory / HISTORY_FILE, self.r, self.g_target, state)
+            if self.settings['final_descriptors']:
+                self._final_descriptors(final['iteration'])
+        (self.directory / RESULT_FILE).write_text(json.dumps(result, indent=1))
+        return result
+
+    def _final_descriptors(self, iteration: int) -> None:
+        """g(r), D and density of the final potential's own run: same kernel as every descriptor."""
+        for name in ('descriptors.npz', 'descriptors.json', 'descriptors_error.json'):
+            (self.directory / name).unlink(missing_ok=True)
+        trajectory_path = self.directory / ITERATIONS_DIR / f'{iteration:03d}' / TRAJECTORY_NAME
+        try:
+            trajectory = read_beads(trajectory_path, self.input['mass'])
+            descriptors = compute_descriptors(trajectory, **self.settings['descriptor_settings'])
+        except DescriptorError as exception:
+            (self.directory / 'descriptors_error.json').write_text(
+                json.dumps({'kind': exception.kind, 'message': str(exception)}))
+            return
+        descriptors.write(self.directory)
+
+
+def write_history(path: Path, r: np.ndarray, g_target: np.ndarray, state: dict) -> None:
+    """All iterations as arrays: per-iteration scalars (I,), the potential used (I, R) on ``r_potential``,
+    the g(r) it gave (I, G) on ``r`` next to ``g_target``.  Units in the array names' docs: nm, kJ/mol, bar, s."""
+    records = state['records']
+    potentials = [Potential.from_dict(item) for item in state['potentials']]
+    np.savez_compressed(
+        path,
+        iteration=np.array([record['iteration'] for record in records]),
+        rms=np.array([record['rms'] for record in records]),
+        pressure_bar=np.array([record['pressure_bar'] for record in records]),
+        pressure_std_bar=np.array([record['pressure_std_bar'] for record in records]),
+        number_density=np.array([record['number_density'] for record in records]),
+        timestep_ps=np.array([record['timestep_ps'] for record in records]),
+        seconds=np.array([record['lammps_seconds'] + record['analysis_seconds'] for record in records]),
+        r_potential=potentials[0].r, potential=np.array([p.energy for p in potentials]),
+        force=np.array([p.force for p in potentials]),
+        r=r, g=np.array(state['g']), g_target=g_target,
+    )
+
+
+def run_ibi(directory: str | Path, lmp: str | None = None, threads: int | None = None) -> dict:
+    """Run (or resume) the inversion in ``directory``; the result dictionary (also in ibi_result.json)."""
+    return IbiRun(directory, lmp, threads).run()
+
+
+def write_ibi_input(directory: str | Path, target_r: np.ndarray, target_g: np.ndarray, mass: float,
+                    number_density: float, n_beads: int | None = None, settings: dict | None = None,
+                    lammps_settings: dict | None = None, lmp: str = 'lmp', threads: int = 1, seed: int = 1,
+                    initial: Potential | None = None) -> Path:
+    """Write ``ibi_input.json`` and ``target.npz`` (and ``initial_potential.json``) into ``directory``,
+    validated so a bad field fails here and not in the scheduler queue."""
+    data = {'settings': settings or {}, 'lammps_settings': lammps_settings or {}, 'mass': mass,
+            'number_density': number_density, 'n_beads': n_beads, 'lmp': lmp, 'threads': threads, 'seed': seed}
+    validate_input(data)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / INPUT_FILE).write_text(json.dumps(data, indent=1))
+    np.savez(directory / TARGET_FILE, r=np.asarray(target_r, dtype=float), g=np.asarray(target_g, dtype=float))
+    if initial is not None:
+        (directory / INITIAL_POTENTIAL_FILE).write_text(json.dumps(initial.to_dict()))
+    return directory / INPUT_FILE
