@@ -39,12 +39,18 @@ def _uniform(r: np.ndarray) -> float:
     return float(spacing[0])
 
 
-def direct_correlation(r: np.ndarray, g: np.ndarray, number_density: float, padding: int = 4) -> np.ndarray:
+S_FLOOR = 0.3  # smallest structure factor used (see potential_update)
+
+
+def direct_correlation(r: np.ndarray, g: np.ndarray, number_density: float, padding: int = 4,
+                       s_floor: float = S_FLOOR) -> np.ndarray:
     """c(r) from the Ornstein-Zernike equation c^ = h^ / (1 + rho h^), by radial (Fourier-Bessel) transforms.
 
     ``r`` uniform bin centres from dr/2; h = g - 1 is taken as 0 beyond the last bin, and the grid is
     zero-padded ``padding`` times for k resolution.  The transform pair is the exact discrete sine
     transform pair on r_i = i dr: f^(k_j) = (4 pi dr / k_j) sum_i r_i f_i sin(k_j r_i), k_j = j pi/(N dr).
+    S(k) = 1 + rho h^(k) is held at ``s_floor`` or above: at small k it is tiny for a dense liquid and the
+    truncation of g(r) at half the box (and a far-from-converged g) can push it to or below 0.
     """
     dr = _uniform(r)
     h = np.asarray(g, dtype=float) - 1.0
@@ -55,10 +61,7 @@ def direct_correlation(r: np.ndarray, g: np.ndarray, number_density: float, padd
     k = np.pi * np.arange(1, n) / (n * dr)
     # scipy's DST-I is y_j = 2 sum_i x_i sin(pi i j / n) for i, j = 1 .. n-1
     h_hat = 4.0 * np.pi * dr / k * 0.5 * dst(grid * h_grid, type=1)
-    denominator = 1.0 + number_density * h_hat
-    if np.any(denominator <= 0):
-        raise ValueError('1 + rho h^(k) <= 0: g(r) and the number density are inconsistent (S(k) < 0)')
-    c_hat = h_hat / denominator
+    c_hat = h_hat / np.maximum(1.0 + number_density * h_hat, s_floor)
     dk = np.pi / (n * dr)
     c_grid = dk / (2.0 * np.pi**2 * grid) * 0.5 * dst(k * c_hat, type=1)
     return np.interp(r, grid, c_grid)
@@ -73,8 +76,13 @@ def hnc_potential(r: np.ndarray, g: np.ndarray, temperature: float, number_densi
 
 
 def potential_update(r: np.ndarray, g: np.ndarray, g_target: np.ndarray, temperature: float,
-                     number_density: float, method: str = 'ihnc', alpha: float = 1.0) -> np.ndarray:
-    """dU(r) (kJ/mol) on the grid ``r``; NaN where g or g_target is 0 (no information there)."""
+                     number_density: float, method: str = 'ihnc', alpha: float = 1.0,
+                     s_floor: float = S_FLOOR) -> np.ndarray:
+    """dU(r) (kJ/mol) on the grid ``r``; NaN where g or g_target is 0 (no information there).
+
+    ``s_floor`` (ihnc) regularises the Newton step: where S(k) < s_floor the HNC Jacobian would amplify
+    long-wavelength noise and truncation errors of g(r) by 1/S(k)^2 (S(0) of a dense liquid is ~0.01-0.1).
+    """
     if method not in METHODS:
         raise ValueError(f'unknown update method {method!r}; choose one of {METHODS}')
     kT = BOLTZMANN_KJ * temperature
@@ -83,7 +91,8 @@ def potential_update(r: np.ndarray, g: np.ndarray, g_target: np.ndarray, tempera
         log_ratio = np.where(valid, np.log(np.where(valid, g, 1.0) / np.where(valid, g_target, 1.0)), np.nan)
     if method == 'ibi':
         return alpha * kT * log_ratio
-    c, c_target = direct_correlation(r, g, number_density), direct_correlation(r, g_target, number_density)
+    c = direct_correlation(r, g, number_density, s_floor=s_floor)
+    c_target = direct_correlation(r, g_target, number_density, s_floor=s_floor)
     return alpha * kT * (log_ratio - (g - g_target) + (c - c_target))
 
 
