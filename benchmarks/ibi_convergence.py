@@ -13,9 +13,10 @@ Targets (``--target``):
   30; 16-17 s per iteration; CG pressure ~700 atm.
 
 ``--methods`` runs several variants on the same target in the same process one after the other, so
-their time per iteration is a same-machine comparison: ``ihnc`` (ours: HNC initial guess, iterative-HNC
-updates) and ``ibi`` (plain IBI from -kT ln g, no smoothing: the VOTCA baseline).  ``ihnc+p`` adds the
-pressure correction (target 1 bar).  Always exits 0; writes benchmarks/results/ibi_convergence_<target>.txt.
+their time per iteration is a same-machine comparison: ``ihnc`` (ours: -kT ln g start, regularised
+iterative-HNC updates; ``ihnc-hnc`` starts from the HNC inversion) and ``ibi`` (plain IBI from
+-kT ln g, no smoothing: the VOTCA baseline).  ``ihnc+p`` adds the virial pressure correction (target
+1 bar), ``ibi+p`` VOTCA's simple ramp.  Always exits 0; writes benchmarks/results/ibi_convergence_<target>.txt.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ VARIANTS = {
     'ihnc+p': {'method': 'ihnc', 'initial_guess': 'pmf', 'smoothing': 3, 'pressure_target': 1.0},
     'ihnc-hnc': {'method': 'ihnc', 'initial_guess': 'hnc', 'smoothing': 3},
     'ibi': {'method': 'ibi', 'initial_guess': 'pmf', 'smoothing': 1},
-    'ibi+p': {'method': 'ibi', 'initial_guess': 'pmf', 'smoothing': 1, 'pressure_target': 1.0},
+    'ibi+p': {'method': 'ibi', 'initial_guess': 'pmf', 'smoothing': 1, 'pressure_target': 1.0,
+              'pressure_method': 'simple'},
 }
 LJ_MASS = 16.04  # g/mol, methane
 

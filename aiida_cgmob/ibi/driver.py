@@ -41,7 +41,15 @@ from ..potentials import (
     potential_with_wall,
     write_lammps_table,
 )
-from .update import METHODS, hnc_potential, potential_update, pressure_ramp, rms_error, smooth
+from .update import (
+    METHODS,
+    hnc_potential,
+    potential_update,
+    pressure_ramp,
+    rms_error,
+    smooth,
+    virial_pressure_ramp,
+)
 
 INPUT_FILE = 'ibi_input.json'
 TARGET_FILE = 'target.npz'
@@ -74,8 +82,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     'g_min': 1e-3,  # below this g carries no information: the core is extrapolated (repulsive wall)
     'tail_width': 0.1,  # nm, cosine switch of U to 0 at the cutoff
     'pressure_target': None,  # bar; None: no pressure correction
-    'pressure_max_amplitude': 0.1,  # of kT, ramp amplitude cap per iteration
-    'pressure_scale': 3e-3,  # per bar, ramp amplitude = max_amplitude kT min(1, scale |dP|)
+    'pressure_method': 'virial',  # 'virial': ramp sized by the virial to remove the pressure error in one step
+    # (times pressure_fraction); 'simple': VOTCA's ramp, at most pressure_max_amplitude kT per iteration
+    'pressure_fraction': 0.5,
+    'pressure_max_amplitude': 0.1,  # of kT ('simple')
+    'pressure_scale': 3e-3,  # per bar ('simple': amplitude = max_amplitude kT min(1, scale |dP|))
     'divergence_factor': 3.0,  # diverged when RMS exceeds this times the best RMS (and 0.05) twice in a row
     'keep_trajectories': False,  # keep every iteration's xtc (large); the last one is always kept
     'final_descriptors': True,  # D, g(r), density of the final potential's run (needs a long enough run)
@@ -106,12 +117,14 @@ def validate_settings(settings: dict | None) -> dict:
     if unknown:
         raise IbiInputError(f'unknown IBI settings {unknown}; known: {sorted(DEFAULT_SETTINGS)}')
     s = {**DEFAULT_SETTINGS, **settings}
+    if s['pressure_method'] not in ('virial', 'simple'):
+        raise IbiInputError(f"pressure_method must be 'virial' or 'simple', got {s['pressure_method']!r}")
     if s['method'] not in METHODS:
         raise IbiInputError(f'method must be one of {METHODS}, got {s["method"]!r}')
     if s['initial_guess'] not in ('hnc', 'pmf'):
         raise IbiInputError(f"initial_guess must be 'hnc' or 'pmf', got {s['initial_guess']!r}")
     for name in ('temperature', 'cutoff', 'bin_width', 'tolerance', 'alpha', 's_floor', 'g_min', 'divergence_factor',
-                 'pressure_max_amplitude', 'pressure_scale'):
+                 'pressure_fraction', 'pressure_max_amplitude', 'pressure_scale'):
         value = s[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise IbiInputError(f'{name} must be a number > 0, got {value!r}')
@@ -393,7 +406,11 @@ class IbiRun:
                 try:
                     delta = potential_update(self.r, g, self.g_target, s['temperature'], record.number_density,
                                              s['method'], s['alpha'], s['s_floor'])
-                    if s['pressure_target'] is not None:
+                    if s['pressure_target'] is not None and s['pressure_method'] == 'virial':
+                        delta = delta + virial_pressure_ramp(self.r, g, s['cutoff'], record.pressure_bar,
+                                                             s['pressure_target'], record.number_density,
+                                                             s['pressure_fraction'])
+                    elif s['pressure_target'] is not None:
                         delta = delta + pressure_ramp(self.r, s['cutoff'], record.pressure_bar, s['pressure_target'],
                                                       s['temperature'], s['pressure_max_amplitude'],
                                                       s['pressure_scale'])

@@ -109,6 +109,25 @@ def pressure_ramp(r: np.ndarray, cutoff: float, pressure: float, target: float, 
     return np.where(r < cutoff, amplitude * (1.0 - r / cutoff), 0.0)
 
 
+BAR_PER_KJ_MOL_NM3 = 16.6054  # 1 kJ/mol/nm^3 in bar
+
+
+def virial_pressure_ramp(r: np.ndarray, g: np.ndarray, cutoff: float, pressure: float, target: float,
+                         number_density: float, fraction: float = 1.0) -> np.ndarray:
+    """A linear ramp A (1 - r/r_c) (kJ/mol) whose virial would move the pressure (bar) to ``target``.
+
+    To first order at fixed structure the ramp adds dP = (2 pi / 3) rho^2 (A / r_c) int_0^rc r^3 g dr,
+    so A follows from the pressure difference in one step (``fraction`` of it); the structural update
+    of the next iteration then corrects g.  VOTCA's ``simple`` correction (``pressure_ramp``) caps A at
+    0.1 kT per iteration and needs tens of iterations to remove hundreds of bar.
+    """
+    inside = r < cutoff
+    moment = np.trapezoid(r[inside] ** 3 * g[inside], r[inside])  # nm^4
+    per_amplitude = 2.0 * np.pi / 3.0 * number_density**2 * moment / cutoff * BAR_PER_KJ_MOL_NM3  # bar per kJ/mol
+    amplitude = fraction * (target - pressure) / per_amplitude
+    return np.where(inside, amplitude * (1.0 - r / cutoff), 0.0)
+
+
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Running mean over ``window`` points (odd; 1 or less: unchanged), shrinking the window at the ends."""
     if window <= 1:
