@@ -96,7 +96,9 @@ def test_smooth_keeps_constants_and_lines():
 @pytest.mark.parametrize('settings, field', [
     ({'method': 'newton'}, 'method'), ({'alpha': -1}, 'alpha'), ({'smoothing': 2}, 'smoothing'),
     ({'fit_range': [1.0, 0.5]}, 'fit_range'), ({'max_iterations': 0}, 'max_iterations'), ({'cutof': 1}, 'cutof'),
-    ({'pressure_method': 'magic'}, 'pressure_method'),
+    ({'pressure_method': 'magic'}, 'pressure_method'), ({'fit_range': 0.5}, 'fit_range'),
+    ({'fit_range': [0.3, 'x']}, 'fit_range'), ({'tail_width': 'x'}, 'tail_width'),
+    ({'descriptor_settings': {'r_maxx': 1}}, 'descriptor_settings'),
 ])
 def test_bad_settings_name_the_field(settings, field):
     with pytest.raises(IbiInputError, match=field):
@@ -110,6 +112,9 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(IbiInputError, match='lammps_settings: timestep'):
         write_ibi_input(tmp_path, r, np.ones_like(r), mass=16.0, number_density=5.0, n_beads=100,
                         lammps_settings={'timestep': 0})
+    with pytest.raises(IbiInputError, match='temperature'):  # kT of the updates must be the thermostat's
+        write_ibi_input(tmp_path, r, np.ones_like(r), mass=16.0, number_density=5.0, n_beads=100,
+                        settings={'temperature': 300.0}, lammps_settings={'temperature': 298.15})
     assert not (tmp_path / 'ibi_input.json').exists()
 
 

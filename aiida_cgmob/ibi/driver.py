@@ -28,6 +28,7 @@ import numpy as np
 
 from ..analysis import DescriptorError, compute_descriptors
 from ..analysis.descriptors import radial_distribution
+from ..analysis.descriptors import validate_settings as validate_descriptor_settings
 from ..analysis.trajectory import read_beads
 from ..lammps import LammpsError, LammpsInputError, lattice_configuration, prepare_run, run_lammps
 from ..lammps import validate_settings as validate_lammps_settings
@@ -123,24 +124,44 @@ def validate_settings(settings: dict | None) -> dict:
         raise IbiInputError(f'method must be one of {METHODS}, got {s["method"]!r}')
     if s['initial_guess'] not in ('hnc', 'pmf'):
         raise IbiInputError(f"initial_guess must be 'hnc' or 'pmf', got {s['initial_guess']!r}")
+    def number(name: str, minimum: float | None = 0.0, strict: bool = True) -> None:
+        value = s[name]
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and np.isfinite(value)
+        if ok and minimum is not None:
+            ok = value > minimum if strict else value >= minimum
+        if not ok:
+            bound = '' if minimum is None else f' {">" if strict else ">="} {minimum:g}'
+            raise IbiInputError(f'{name} must be a number{bound}, got {value!r}')
+
     for name in ('temperature', 'cutoff', 'bin_width', 'tolerance', 'alpha', 's_floor', 'g_min', 'divergence_factor',
                  'pressure_fraction', 'pressure_max_amplitude', 'pressure_scale'):
-        value = s[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise IbiInputError(f'{name} must be a number > 0, got {value!r}')
-    if not isinstance(s['max_iterations'], int) or s['max_iterations'] < 1:
+        number(name)
+    number('tail_width', 0.0, strict=False)
+    if isinstance(s['max_iterations'], bool) or not isinstance(s['max_iterations'], int) or s['max_iterations'] < 1:
         raise IbiInputError(f'max_iterations must be an integer >= 1, got {s["max_iterations"]!r}')
-    if not isinstance(s['smoothing'], int) or s['smoothing'] < 1 or s['smoothing'] % 2 == 0:
+    if isinstance(s['smoothing'], bool) or not isinstance(s['smoothing'], int) or s['smoothing'] < 1 \
+            or s['smoothing'] % 2 == 0:
         raise IbiInputError(f'smoothing must be an odd integer >= 1 (points), got {s["smoothing"]!r}')
-    if not 0 <= s['tail_width'] < s['cutoff']:
-        raise IbiInputError(f'tail_width must be in [0, cutoff), got {s["tail_width"]!r}')
+    if not s['tail_width'] < s['cutoff']:
+        raise IbiInputError(f'tail_width must be < cutoff ({s["cutoff"]} nm), got {s["tail_width"]!r}')
     if s['fit_range'] is not None:
-        r0, r1 = (list(s['fit_range']) + [None, None])[:2]
-        if len(s['fit_range']) != 2 or not (0 <= r0 < r1 <= s['cutoff'] + 1e-9):
-            raise IbiInputError(f'fit_range must be [r0, r1] with 0 <= r0 < r1 <= cutoff, got {s["fit_range"]!r}')
-    if s['pressure_target'] is not None and (isinstance(s['pressure_target'], bool)
-                                             or not isinstance(s['pressure_target'], (int, float))):
-        raise IbiInputError(f'pressure_target must be a number (bar) or None, got {s["pressure_target"]!r}')
+        value = s['fit_range']
+        valid = (isinstance(value, (list, tuple)) and len(value) == 2
+                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+                 and 0 <= value[0] < value[1] <= s['cutoff'] + 1e-9)
+        if not valid:
+            raise IbiInputError(f'fit_range must be [r0, r1] nm with 0 <= r0 < r1 <= cutoff, got {value!r}')
+    if s['pressure_target'] is not None:
+        number('pressure_target', None)
+    for name in ('keep_trajectories', 'final_descriptors'):
+        if not isinstance(s[name], bool):
+            raise IbiInputError(f'{name} must be true or false, got {s[name]!r}')
+    if not isinstance(s['descriptor_settings'], dict):
+        raise IbiInputError(f'descriptor_settings must be a dictionary, got {s["descriptor_settings"]!r}')
+    try:
+        validate_descriptor_settings(s['descriptor_settings'])
+    except (ValueError, TypeError) as exception:
+        raise IbiInputError(f'descriptor_settings: {exception}') from exception
     return s
 
 
@@ -156,8 +177,13 @@ def validate_input(data: dict) -> dict:
     if unknown:
         raise IbiInputError(f'unknown fields in {INPUT_FILE}: {unknown}; known: {sorted(known)}')
     result = {'settings': validate_settings(data.get('settings'))}
+    lammps_settings = dict(data.get('lammps_settings') or {})
+    temperature = result['settings']['temperature']
+    if lammps_settings.setdefault('temperature', temperature) != temperature:
+        raise IbiInputError(f'lammps_settings temperature {lammps_settings["temperature"]!r} K differs from the '
+                            f'inversion temperature {temperature!r} K: kT of the updates must match the thermostat')
     try:
-        result['lammps_settings'] = validate_lammps_settings(data.get('lammps_settings'))
+        result['lammps_settings'] = validate_lammps_settings(lammps_settings)
     except LammpsInputError as exception:
         raise IbiInputError(f'lammps_settings: {exception}') from exception
     for name, kind in (('mass', 'g/mol'), ('number_density', 'nm^-3')):
@@ -364,7 +390,7 @@ class IbiRun:
             iteration = state['next_iteration']
             if iteration >= s['max_iterations']:
                 status = 'not_converged'
-                best = state['records'][state['best']]
+                best = state['records'][state['best'] if state['best'] is not None else -1]
                 message = (f'RMS(g - g_target) did not fall below {s["tolerance"]:g} within {s["max_iterations"]} '
                            f'iterations; best {best["rms"]:.4g} at iteration {best["iteration"]}')
                 break
@@ -440,7 +466,7 @@ class IbiRun:
                   'tolerance': self.settings['tolerance'], 'method': self.settings['method'],
                   'units': {'pressure': 'bar', 'rms': 'dimensionless (g)', 'time': 's', 'number_density': 'nm^-3'}}
         if records:
-            final_index = len(records) - 1 if status == 'converged' else state['best']
+            final_index = len(records) - 1 if status == 'converged' or state['best'] is None else state['best']
             final = records[final_index]
             final_potential = Potential.from_dict(state['potentials'][final_index])
             (self.directory / FINAL_POTENTIAL_JSON).write_text(json.dumps(final_potential.to_dict()))
@@ -466,9 +492,10 @@ class IbiRun:
         try:
             trajectory = read_beads(trajectory_path, self.input['mass'])
             descriptors = compute_descriptors(trajectory, **self.settings['descriptor_settings'])
-        except DescriptorError as exception:
-            (self.directory / 'descriptors_error.json').write_text(
-                json.dumps({'kind': exception.kind, 'message': str(exception)}))
+        except (DescriptorError, ValueError) as exception:
+            kind = exception.kind if isinstance(exception, DescriptorError) else 'invalid_settings'
+            error = {'kind': kind, 'message': str(exception)}
+            (self.directory / 'descriptors_error.json').write_text(json.dumps(error))
             return
         descriptors.write(self.directory)
 

@@ -9,9 +9,11 @@ Two update rules:
 * ``ihnc``: U <- U + alpha [U_HNC(g_target) - U_HNC(g)], with U_HNC(g) = kT (-ln g + h - c) the
   hypernetted-chain inversion (h = g - 1, c from the Ornstein-Zernike equation).  The difference of
   two HNC inversions is a Newton step with the HNC Jacobian: it accounts for how a change of U at one
-  distance moves g at all the others, which plain IBI ignores (Bernhardt, Hanke, Stein, Müller-Plathe,
-  J. Chem. Phys. 158, 2023: "iterative HNC").  Same cost per iteration as IBI; it removes most of the
-  slow long-wavelength error IBI leaves (and with it most of IBI's excess pressure).
+  distance moves g at all the others, which plain IBI ignores (iterative HNC: Bernhardt, Hanke and van der
+  Vegt, J. Chem. Phys. 154, 084118, 2021).  We hold S(k) >= ``s_floor`` in the Ornstein-Zernike step:
+  for dense molecular liquids the unregularised step diverges.  Same cost per iteration as IBI; it removes
+  most of the
+  slow long-wavelength error IBI leaves.
 """
 
 from __future__ import annotations
