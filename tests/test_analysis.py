@@ -542,3 +542,98 @@ def test_descriptors_round_trip_through_files(water_like, tmp_path):
     assert summary == descriptors.summary()
     assert summary['diffusion']['D'] == descriptors.diffusion.D
     assert summary['units']['D'] == 'nm^2/ps' and summary['units']['mass_density'] == 'kg/m^3'
+
+
+# --- trajectory segments of a continued CG run ------------------------------------------------------------------------
+
+
+def brownian_segments(tmp_path, restart_frames=(40, 70), n_frames=101, dt=0.5):
+    """One Brownian trajectory (nm, ps) written as xtc segments the way continued LAMMPS runs leave them: each
+    segment runs past the frame at which the next one restarts (the repeated frames are equal here, as a
+    restart reproduces them), the last one to the end.  Returns (whole trajectory, segment paths)."""
+    from aiida_cgmob.analysis.trajectory import write_xtc
+
+    whole = brownian_trajectory(np.random.default_rng(7), 50, n_frames, WATER_D * 100, dt, 2.5)
+    starts = [0, *restart_frames]
+    ends = [*(frame + 12 for frame in restart_frames), n_frames]  # killed 12 frames after the restart file
+    paths = []
+    for k, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        path = tmp_path / f'segment_{k}.xtc'
+        write_xtc(path, whole.positions[start:end], whole.dimensions[start:end], whole.times[start:end])
+        paths.append(path)
+    return whole, paths
+
+
+def test_segments_join_into_one_trajectory_without_repeats(tmp_path):
+    from aiida_cgmob.analysis import read_beads
+
+    whole, paths = brownian_segments(tmp_path)
+    joined = read_beads(paths, WATER_MASS)
+    np.testing.assert_allclose(joined.times, whole.times, atol=1e-4)
+    # xtc keeps 3 decimals (nm) and wraps into the box: compare the wrapped positions
+    np.testing.assert_allclose(joined.positions, np.mod(whole.positions, 2.5), atol=6e-4)
+    assert joined.source == 'segment_0.xtc+segment_1.xtc+segment_2.xtc'
+    # begin/end apply to the joined time axis
+    window = read_beads(paths, WATER_MASS, begin=30.0, end=40.0)
+    assert window.times[0] == pytest.approx(30.0) and window.times[-1] == pytest.approx(40.0)
+    # descriptors of the joined segments are those of the uninterrupted trajectory
+    descriptors = compute_descriptors(joined, r_max=1.0, bin_width=0.05, fit_window=[2.0, 10.0])
+    reference = compute_descriptors(read_beads(_whole_xtc(tmp_path, whole), WATER_MASS), r_max=1.0, bin_width=0.05,
+                                    fit_window=[2.0, 10.0])
+    assert descriptors.diffusion.D == pytest.approx(reference.diffusion.D, rel=1e-9)
+
+
+def _whole_xtc(tmp_path, whole):
+    from aiida_cgmob.analysis.trajectory import write_xtc
+
+    path = tmp_path / 'whole.xtc'
+    write_xtc(path, whole.positions, whole.dimensions, whole.times)
+    return path
+
+
+def test_empty_and_truncated_segments(tmp_path):
+    """A job killed before its first frame leaves an empty xtc; one killed while writing leaves half a frame."""
+    from aiida_cgmob.analysis import read_beads
+
+    whole, paths = brownian_segments(tmp_path, restart_frames=(60,))
+    empty = tmp_path / 'empty.xtc'
+    empty.write_bytes(b'')
+    truncated = tmp_path / 'truncated.xtc'
+    data = paths[0].read_bytes()
+    truncated.write_bytes(data[:-100])  # the last frame (time 36 ps) cut short
+    first = read_beads(truncated, WATER_MASS)
+    assert first.n_frames == 72 - 1 and first.times[-1] == pytest.approx(35.0)
+    joined = read_beads([truncated, empty, paths[1]], WATER_MASS)
+    np.testing.assert_allclose(joined.times, whole.times, atol=1e-4)
+    with pytest.raises(DescriptorError) as error:
+        read_beads([empty], WATER_MASS)
+    assert error.value.kind == 'empty_trajectory'
+
+
+def test_segments_with_different_bead_counts_are_refused(tmp_path):
+    from aiida_cgmob.analysis import read_beads
+    from aiida_cgmob.analysis.trajectory import write_xtc
+
+    whole, paths = brownian_segments(tmp_path, restart_frames=(60,))
+    other = tmp_path / 'other.xtc'
+    write_xtc(other, whole.positions[60:, :40], whole.dimensions[60:], whole.times[60:])
+    with pytest.raises(DescriptorError, match='segment_0.xtc: 50, other.xtc: 40') as error:
+        read_beads([paths[0], other], WATER_MASS)
+    assert error.value.kind == 'segments_differ'
+
+
+def test_descriptor_script_takes_segments(tmp_path):
+    """``cgmob-descriptors seg1.xtc seg2.xtc ... --bead-mass M``: the same files as one joined trajectory."""
+    import json
+
+    from aiida_cgmob.analysis.cli import main
+
+    _, paths = brownian_segments(tmp_path)
+    settings = tmp_path / 'settings.json'
+    settings.write_text(json.dumps({'r_max': 1.0, 'bin_width': 0.05, 'fit_window': [2.0, 10.0]}))
+    status = main([*map(str, paths), '--bead-mass', str(WATER_MASS), '--settings', str(settings),
+                   '--output', str(tmp_path / 'out')])
+    assert status == 0
+    summary = json.loads((tmp_path / 'out.json').read_text())
+    assert summary['n_frames'] == 101 and summary['time_span'] == [0.0, 50.0]
+    assert main([str(paths[0]), str(paths[1]), '--topology', 'run.tpr', '--output', str(tmp_path / 'x')]) == 1

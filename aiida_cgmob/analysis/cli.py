@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
         prog='cgmob-descriptors',
         description='One-bead (centre-of-mass) descriptors of an MD trajectory: g(r), MSD(t), D, densities. '
                     'Units: nm, ps, g/mol.')
-    parser.add_argument('trajectory', help='.xtc/.trr (GROMACS or LAMMPS xtc dump) or LAMMPS text dump')
+    parser.add_argument('trajectory', nargs='+',
+                        help='.xtc/.trr (GROMACS or LAMMPS xtc dump) or LAMMPS text dump; a CG run continued from '
+                             'restart files may give its segments in order (joined in time, repeats dropped)')
     parser.add_argument('--topology', help='GROMACS .tpr: map the all-atom trajectory to molecular centres of mass. '
                                            'Without it every particle is a bead (CG trajectory).')
     parser.add_argument('--bead-mass', type=float, help='bead mass in g/mol (CG trajectories)')
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = validate_settings(settings)
         if args.topology is None and args.bead_mass is None:
             raise ValueError('a CG trajectory needs --bead-mass (g/mol); an all-atom one needs --topology (.tpr)')
+        if args.topology and len(args.trajectory) > 1:
+            raise ValueError(f'--topology maps one all-atom trajectory, got {len(args.trajectory)}: '
+                             f'{" ".join(args.trajectory)}')
         if not output.parent.is_dir():
             raise ValueError(f'--output {args.output}: directory {str(output.parent)!r} does not exist')
     except (ValueError, OSError) as exception:
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         if args.topology:
-            trajectory = map_gromacs(args.topology, args.trajectory, settings['begin'], settings['end'])
+            trajectory = map_gromacs(args.topology, args.trajectory[0], settings['begin'], settings['end'])
         else:
             trajectory = read_beads(args.trajectory, args.bead_mass, settings['begin'], settings['end'],
                                     args.timestep)

@@ -10,6 +10,7 @@ unwrapped position is no longer a lattice vector of the current box away from th
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,28 +134,62 @@ def map_gromacs(topology: str | Path, trajectory: str | Path, begin: float | Non
                           source=f'{topology.name}+{trajectory.name}')
 
 
-def read_beads(trajectory: str | Path, bead_mass: float, begin: float | None = None, end: float | None = None,
-               timestep: float | None = None) -> BeadTrajectory:
+def read_beads(trajectory: str | Path | Sequence[str | Path], bead_mass: float, begin: float | None = None,
+               end: float | None = None, timestep: float | None = None) -> BeadTrajectory:
     """Read a coarse-grained trajectory in which every particle is a bead (LAMMPS dump or xtc).
 
     ``bead_mass`` in g/mol.  LAMMPS text dumps (``.lammpstrj``/``.dump``, real units: Å) need the
     integration ``timestep`` in fs to turn step numbers into ps; xtc files carry ps and nm already.
+
+    ``trajectory`` may be several files: the segments of one run continued from restart files, in
+    order.  They are joined in time: where a segment starts at t0, the frames of the earlier segments
+    at t >= t0 are dropped (the continuation ran that stretch again from its restart file).  Empty
+    files (a segment interrupted before its first frame) are skipped.  ``begin``/``end`` (ps) then
+    select frames of the joined trajectory.
     """
-    trajectory = _require(trajectory, 'trajectory')
-    if trajectory.suffix in ('.xtc', '.trr'):
-        positions, dimensions, times = _read_mdanalysis(trajectory)
-    elif trajectory.suffix in ('.lammpstrj', '.dump'):
-        if timestep is None:
-            raise ValueError(f'{trajectory.name}: a LAMMPS text dump needs the time step (fs) to convert steps to ps')
-        positions, dimensions, steps = read_lammps_dump(trajectory)
-        times = steps * timestep / 1000.0
-    else:
+    paths = [trajectory] if isinstance(trajectory, (str, Path)) else list(trajectory)
+    if not paths:
+        raise ValueError('read_beads: no trajectory file given')
+    segments = [_read_segment(_require(path, 'trajectory'), timestep) for path in paths]
+    positions, dimensions, times = _join_segments(segments, [Path(path).name for path in paths])
+    frames = _frame_slice(times, begin, end)
+    return BeadTrajectory(positions[frames], dimensions[frames], times[frames], float(bead_mass),
+                          source='+'.join(Path(path).name for path in paths))
+
+
+def _read_segment(trajectory: Path, timestep: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(positions, dimensions, times) of one file, or None for an empty file."""
+    if trajectory.suffix not in ('.xtc', '.trr', '.lammpstrj', '.dump'):
         raise DescriptorError('unknown_format', f'{trajectory.name}: unknown trajectory format {trajectory.suffix!r} '
                                                 '(expected .xtc, .trr, .lammpstrj or .dump)')
-    frames = _frame_slice(times, begin, end)
-    positions, dimensions = positions[frames], dimensions[frames]
-    return BeadTrajectory(positions, dimensions, times[frames], float(bead_mass),
-                          source=trajectory.name)
+    if trajectory.stat().st_size == 0:
+        return None
+    if trajectory.suffix in ('.xtc', '.trr'):
+        return _read_mdanalysis(trajectory)
+    if timestep is None:
+        raise ValueError(f'{trajectory.name}: a LAMMPS text dump needs the time step (fs) to convert steps to ps')
+    positions, dimensions, steps = read_lammps_dump(trajectory)
+    return positions, dimensions, steps * timestep / 1000.0
+
+
+def _join_segments(segments: list, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenate segments in time; an earlier segment keeps only its frames before the next one starts."""
+    kept = [(segment, name) for segment, name in zip(segments, names, strict=True)
+            if segment is not None and len(segment[2])]
+    if not kept:
+        raise DescriptorError('empty_trajectory', f'{" + ".join(names)}: no frames')
+    n_beads = {segment[0].shape[1] for segment, _ in kept}
+    if len(n_beads) > 1:
+        raise DescriptorError('segments_differ', 'trajectory segments hold different numbers of beads: '
+                              + ', '.join(f'{name}: {segment[0].shape[1]}' for segment, name in kept))
+    joined: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for positions, dimensions, times in (segment for segment, _ in kept):
+        # xtc times are float32: a frame counts as repeated within a small fraction of a frame interval
+        spacing = np.diff(times)
+        tolerance = 0.25 * float(spacing.min()) if spacing.size and spacing.min() > 0 else 1e-6
+        joined = [tuple(array[piece[2] < times[0] - tolerance] for array in piece) for piece in joined]
+        joined.append((positions, dimensions, times))
+    return tuple(np.concatenate([piece[k] for piece in joined]) for k in range(3))
 
 
 def _read_mdanalysis(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,11 +200,15 @@ def _read_mdanalysis(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     positions = np.empty((reader.n_frames, reader.n_atoms, 3))
     dimensions = np.empty((reader.n_frames, 6))
     times = np.empty(reader.n_frames)
+    count = 0
     for index, ts in enumerate(reader):
         positions[index] = ts.positions
         dimensions[index] = ts.dimensions
         times[index] = ts.time
+        count = index + 1
     reader.close()
+    # a run killed while writing leaves a partial last frame: the reader counts it but cannot read it
+    positions, dimensions, times = positions[:count], dimensions[:count], times[:count]
     positions /= ANGSTROM_PER_NM
     dimensions[:, :3] /= ANGSTROM_PER_NM
     return positions, dimensions, times
