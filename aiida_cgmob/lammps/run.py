@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..potentials import Potential, write_lammps_table
@@ -35,13 +36,16 @@ class LammpsError(RuntimeError):
 
 
 def prepare_run(directory: str | Path, potential: Potential, mass: float, settings: dict | None = None,
-                configuration: Configuration | None = None, restart_from: str | None = None) -> Path:
+                configuration: Configuration | None = None, restart_from: str | Sequence[str] | None = None,
+                timeout_seconds: float | None = None) -> Path:
     """Write ``in.lammps``, ``potential.table`` and (fresh start) ``beads.data`` into ``directory``.
 
-    Exactly one of ``configuration`` (fresh start) and ``restart_from`` (a restart file name, relative
-    to ``directory``) is given.  Returns the input path.
+    Exactly one of ``configuration`` (fresh start) and ``restart_from`` (a restart file name relative
+    to ``directory``, or several candidates: the newest by time step is read) is given.
+    ``timeout_seconds``: wall time after which LAMMPS stops itself (see ``write_input``).  Returns the
+    input path.
     """
-    if (configuration is None) == (restart_from is None):
+    if (configuration is None) == (not restart_from):
         raise ValueError('give exactly one of configuration (fresh start) and restart_from (continuation)')
     settings = validate_settings(settings)
     directory = Path(directory)
@@ -53,7 +57,8 @@ def prepare_run(directory: str | Path, potential: Potential, mass: float, settin
             raise LammpsInputError(f'the potential cutoff {potential.cutoff:g} nm exceeds half the box '
                                    f'({half_box:.4g} nm): use more beads or a shorter cutoff')
         write_data(directory / DATA_NAME, configuration, mass)
-    return write_input(directory / INPUT_NAME, settings, mass, potential.cutoff, restart_from=restart_from)
+    return write_input(directory / INPUT_NAME, settings, mass, potential.cutoff, restart_from=restart_from,
+                       timeout_seconds=timeout_seconds)
 
 
 def lammps_command(lmp: str, threads: int = 1) -> list[str]:
@@ -73,7 +78,9 @@ def run_lammps(directory: str | Path, lmp: str = 'lmp', threads: int = 1, timeou
         raise LammpsError(f'LAMMPS executable not found: {lmp}') from exception
     log_path = directory / LOG_NAME
     log = read_log(log_path) if log_path.is_file() else None
-    if process.returncode or log is None or not log.completed:
+    if process.returncode or log is None or not log.completed or log.timed_out:
         error = (log.error if log else None) or (process.stderr.strip().splitlines() or ['no output'])[-1]
+        if log is not None and log.timed_out and not log.error:
+            error = f'stopped by its wall-time limit at step {log.last_step}'  # write_input(timeout_seconds=...)
         raise LammpsError(f'LAMMPS failed in {directory} (exit {process.returncode}): {error}', log)
     return log

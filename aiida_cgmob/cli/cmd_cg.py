@@ -1,0 +1,210 @@
+"""``aiida-cgmob cg``: coarse-grained LAMMPS runs of a one-bead liquid through ``cgmob.lammps.cg.base``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from aiida.cmdline.params import arguments, options, types
+
+from ..protocols import protocol_names
+from . import cmd_root
+
+#: thermo keys shown by ``cg show``: (key, label, unit, format, key of its standard error)
+THERMO_LINES = (
+    ('temperature_K', 'temperature', 'K', '.2f', 'temperature_K_error'),
+    ('pressure_bar', 'pressure', 'bar', '.1f', 'pressure_bar_error'),
+    ('density_kg_m3', 'mass density', 'kg/m^3', '.2f', 'density_kg_m3_error'),
+    ('potential_energy_per_bead_kJ_mol', 'potential energy', 'kJ/mol per bead', '.4f', None),
+)
+
+
+def potential_node(value: str, table_format: str = 'lammps', keyword: str = 'CG'):
+    """A ``cgmob.potential`` node: loaded by PK/UUID/label, or read from a LAMMPS or VOTCA table file and stored."""
+    from aiida import orm
+    from aiida.common import exceptions
+
+    from aiida_cgmob.data import PotentialData
+    from aiida_cgmob.potentials import PotentialError, read_lammps_table, read_votca_table
+
+    path = Path(value)
+    if path.is_file():
+        try:
+            potential = read_lammps_table(path, keyword=keyword) if table_format == 'lammps' else read_votca_table(path)
+        except (PotentialError, ValueError, OSError) as exception:
+            raise click.ClickException(f'{path}: not a {table_format} table: {exception}') from exception
+        node = PotentialData(potential)
+        node.label = path.name
+        return node.store()
+    try:
+        node = orm.load_node(value)
+    except (exceptions.NotExistent, exceptions.MultipleObjectsError, ValueError) as exception:
+        raise click.ClickException(f'POTENTIAL {value!r} is neither a file nor a node: {exception}') from exception
+    if not isinstance(node, PotentialData):
+        raise click.ClickException(f'node {value} is a {node.__class__.__name__}, not a cgmob.potential')
+    return node
+
+
+def aa_files(node):
+    """(final .gro, topology) of a cgmob.gromacs calculation or cgmob.gromacs.base work chain."""
+    process_type = getattr(node, 'process_type', '') or ''
+    if process_type.endswith('cgmob.gromacs'):
+        topology = node.inputs.topology
+    elif process_type.endswith('cgmob.gromacs.base'):
+        topology = node.inputs.gromacs.topology
+    else:
+        raise click.ClickException(f'--from-aa: node {node.pk} is not a cgmob.gromacs calculation or work chain')
+    if 'structure' not in node.outputs:
+        raise click.ClickException(f'--from-aa: {node.process_label}<{node.pk}> has no final structure (it failed?)')
+    return node.outputs.structure, topology
+
+
+def launch_cg(code, potential, mass: float | None = None, protocol: str | None = None, n_beads: int | None = None,
+              number_density: float | None = None, from_aa=None, settings: dict | None = None,
+              options: dict | None = None, descriptors_code=None, descriptor_settings: dict | None = None,
+              label: str | None = None, daemon: bool = False):
+    """Run (or submit) ``cgmob.lammps.cg.base`` from a protocol; returns the work chain node.
+
+    :param mass: bead mass in g/mol; with ``from_aa`` it defaults to the molecular mass.
+    :param number_density: beads/nm^3 for a lattice start; ``from_aa``: start from the final frame of an
+        all-atom cgmob.gromacs run instead (one bead per molecule, provenance through a calcfunction).
+    :param settings: LAMMPS settings over the protocol's (ensemble, temperature in K, pressure in bar, ...).
+    :param descriptors_code: the cgmob-descriptors code (descriptors in the same job, with ``descriptor_settings``).
+    """
+    from aiida.engine import run_get_node, submit
+
+    from aiida_cgmob.calculations.lammps_cg import cg_configuration_from_aa
+    from aiida_cgmob.workchains.lammps_cg_base import LammpsCgBaseWorkChain
+
+    configuration = None
+    if from_aa is not None:
+        if number_density is not None or n_beads is not None:
+            raise ValueError('--from-aa takes the beads and the box from the all-atom run: drop --n-beads and '
+                             '--number-density')
+        mapped = cg_configuration_from_aa(*aa_files(from_aa))
+        configuration = mapped['configuration']
+        mass = mass if mass is not None else mapped['mass'].value
+    elif number_density is None:
+        raise ValueError('give --number-density (beads/nm^3) for a lattice start, or --from-aa')
+    if mass is None:
+        raise ValueError('give --mass (g/mol)')
+    builder = LammpsCgBaseWorkChain.get_builder_from_protocol(
+        code, potential, mass, protocol=protocol, n_beads=n_beads, number_density=number_density,
+        configuration=configuration, descriptors_code=descriptors_code, descriptor_settings=descriptor_settings,
+        overrides={'settings': settings or {}}, options=options)
+    start = f'from AA <{from_aa.pk}>' if from_aa is not None else f'{builder.lammps.n_beads.value} beads'
+    builder.metadata.label = label or f'CG {potential.label or potential.pk} m={mass:g} {start}'
+    if daemon:
+        return submit(builder)
+    return run_get_node(builder).node
+
+
+def summarise_cg(node) -> str:
+    """Human-readable summary of a cgmob.lammps.cg calculation or its work chain."""
+    lines = [f'{node.process_label}<{node.pk}> "{node.label}": {node.process_state.value}, exit {node.exit_status}'
+             + (f' ({node.exit_message})' if node.exit_message else '')]
+    if 'thermo' in node.outputs:
+        thermo = node.outputs.thermo.get_dict()
+        ensemble = thermo['ensemble'].upper()
+        target = f'{thermo["temperature_target_K"]:g} K' + (
+            f', {thermo["pressure_target_bar"]:g} bar' if 'pressure_target_bar' in thermo else '')
+        lines.append(f'  {ensemble} at {target}; dt {thermo["timestep_ps"]:g} ps; '
+                     f'step {thermo["last_step"]} of {thermo["total_steps"]} ({thermo["status"]})')
+        for key, name, unit, fmt, error_key in THERMO_LINES:
+            if thermo.get(key) is not None:
+                error = thermo.get(error_key) if error_key else None
+                spread = f' +- {error:{fmt}}' if error is not None else ''
+                lines.append(f'  {name:<17s} {thermo[key]:{fmt}}{spread} {unit}')
+        if thermo.get('sampled_ps'):
+            lines.append(f'  production        {thermo["n_samples"]} samples over {thermo["sampled_ps"][0]:g}-'
+                         f'{thermo["sampled_ps"][1]:g} ps in {thermo["n_segments"]} job(s)')
+        if thermo.get('ns_per_day'):
+            wall = f', {thermo["wall_time_s"]:.0f} s wall time' if thermo.get('wall_time_s') is not None else ''
+            lines.append(f'  speed             {thermo["ns_per_day"]:.1f} ns/day (last job{wall})')
+        if thermo.get('n_warnings'):
+            lines.append(f'  LAMMPS warnings   {thermo["n_warnings"]}: {"; ".join(thermo["warnings"][:3])}')
+    if 'descriptors' in node.outputs:
+        from .cmd_descriptors import descriptor_outputs_of, format_descriptors
+
+        lines.append('  descriptors (CG beads):')
+        lines.append(format_descriptors(descriptor_outputs_of(node), indent='    '))
+    return '\n'.join(lines)
+
+
+@cmd_root.group('cg')
+@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+def cmd_cg():
+    """Coarse-grained LAMMPS runs with a tabulated potential (uses the loaded AiiDA profile)."""
+
+
+@cmd_cg.command('run')
+@click.argument('potential')
+@options.CODE(required=True, help='The lmp code, e.g. lmp@localhost.')
+@click.option('--mass', type=click.FloatRange(min=0, min_open=True),
+              help='Bead mass in g/mol [default with --from-aa: the molecular mass].')
+@click.option('-n', '--n-beads', type=click.IntRange(min=2), default=None,
+              help="Lattice start: number of beads [default: the protocol's].")
+@click.option('--number-density', type=click.FloatRange(min=0, min_open=True), help='Lattice start: beads/nm^3.')
+@click.option('--from-aa', type=types.NodeParamType(), default=None,
+              help='Start from the final frame of this cgmob.gromacs calculation or work chain (one bead per '
+                   'molecule at its centre of mass).')
+@click.option('--table-format', type=click.Choice(['lammps', 'votca']), default='lammps', show_default=True,
+              help='Format of a POTENTIAL file (LAMMPS: real units; VOTCA: nm, kJ/mol).')
+@click.option('--keyword', default='CG', show_default=True, help='Section of a LAMMPS table file.')
+@click.option('--protocol', type=click.Choice(list(protocol_names('lammps_cg'))), default='moderate',
+              show_default=True,
+              help='; '.join(f'{name}: {text}' for name, text in protocol_names('lammps_cg').items()))
+@click.option('--ensemble', type=click.Choice(['nvt', 'npt']), default=None, help='[default: nvt]')
+@click.option('--temperature', type=click.FloatRange(min=0, min_open=True), help='K [default: 298.15].')
+@click.option('--pressure', type=float, help='bar, NPT only [default: 1].')
+@click.option('--timestep', type=click.FloatRange(min=0, min_open=True), help="ps [default: the protocol's].")
+@click.option('--threads', type=click.IntRange(min=1), default=1, show_default=True, help='OpenMP threads of lmp.')
+@click.option('--walltime', type=click.IntRange(min=60), default=None, help='Wall time of each job, seconds.')
+@click.option('--descriptors/--no-descriptors', default=True, show_default=True,
+              help='Compute g(r), MSD, D and density of production in the same job, with the code '
+                   'cgmob-descriptors@<computer of CODE>.')
+@click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
+def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_format, keyword, protocol, ensemble,
+            temperature, pressure, timestep, threads, walltime, descriptors, daemon):
+    """Run a CG liquid with POTENTIAL (a cgmob.potential PK/UUID, or a LAMMPS/VOTCA table file)."""
+    settings = {key: value for key, value in (('ensemble', ensemble), ('temperature', temperature),
+                                              ('pressure', pressure), ('timestep', timestep)) if value is not None}
+    job_options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': threads}}
+    if walltime:
+        job_options['max_wallclock_seconds'] = walltime
+    descriptors_code = None
+    if descriptors:
+        from .cmd_descriptors import find_descriptors_code
+
+        descriptors_code = find_descriptors_code(code.computer)
+        if descriptors_code is None:
+            click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
+                       '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
+    node = potential_node(potential, table_format, keyword)
+    try:
+        result = launch_cg(code, node, mass, protocol, n_beads, number_density, from_aa, settings, job_options,
+                           descriptors_code, daemon=daemon)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    if daemon:
+        click.echo(f'submitted {result.process_label}<{result.pk}>; follow it with `verdi process report {result.pk}`')
+    else:
+        click.echo(summarise_cg(result))
+
+
+@cmd_cg.command('show')
+@arguments.NODE('node')
+@click.option('--plot', type=click.Path(dir_okay=False, writable=True), help='Write g(r) and MSD(t) to this image.')
+def cmd_show(node, plot):
+    """Print thermodynamics, speed and descriptors of NODE (a cgmob.lammps.cg calculation or its work chain)."""
+    from aiida import orm
+
+    if not isinstance(node, orm.ProcessNode) or 'cgmob.lammps.cg' not in (node.process_type or ''):
+        raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> is not a cgmob.lammps.cg run')
+    click.echo(summarise_cg(node))
+    if plot:
+        from .cmd_descriptors import descriptor_outputs_of, plot_descriptor_outputs
+
+        path = plot_descriptor_outputs(plot, descriptor_outputs_of(node),
+                                       title=f'{node.label or node.process_label} <{node.pk}>')
+        click.echo(f'wrote {path}')

@@ -1,0 +1,150 @@
+"""Parser of ``cgmob.lammps.cg``: thermodynamic averages, performance, final configuration, LAMMPS errors."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from aiida import orm
+from aiida.parsers import Parser
+
+from aiida_cgmob.calculations.lammps_cg import (
+    STDOUT_NAME,
+    configuration_node,
+    continuation_chain,
+    retrieved_log,
+)
+from aiida_cgmob.lammps import LammpsInputError, parse_log, total_steps, validate_settings
+from aiida_cgmob.lammps.inputs import FINAL_DATA, LOG_NAME, NO_RESTART_MESSAGE, read_data
+from aiida_cgmob.lammps.outputs import LammpsLog, production_thermo, thermo_averages
+from aiida_cgmob.parsers.descriptors import log_tail, read_descriptor_outcome
+
+__all__ = ['LammpsCgParser']
+
+#: at most this many distinct LAMMPS warnings are stored (the count covers all)
+MAX_WARNINGS = 10
+
+
+def thermo_node(report: dict) -> orm.Dict:
+    """The report as a Dict; NaN (e.g. no block error for a short run) stored as None, which the database takes."""
+    return orm.Dict({key: None if isinstance(value, float) and not math.isfinite(value) else value
+                     for key, value in report.items()})
+
+
+class LammpsCgParser(Parser):
+    """The log decides: an ERROR line, an unfinished run, or a finished one whose outputs are read."""
+
+    def _read(self, filename: str) -> str | None:
+        try:
+            return self.retrieved.base.repository.get_object_content(filename)
+        except (FileNotFoundError, OSError):
+            return None
+
+    def parse(self, **kwargs):
+        text = self._read(LOG_NAME)
+        if text is None:
+            return self.exit_codes.ERROR_NO_LOG.format(output=log_tail(self._read(STDOUT_NAME) or ''))
+        log = parse_log(text)
+        settings = validate_settings(self.node.inputs.settings.get_dict() if 'settings' in self.node.inputs else None)
+        n_equil, n_total = total_steps(settings)
+        report = self._report(log, settings, n_total)
+
+        if log.error:
+            report.update(status='failed', error=log.error)
+            self.out('thermo', thermo_node(report))
+            self.logger.error(f'LAMMPS failed: {log.error}')
+            if NO_RESTART_MESSAGE in log.error:
+                return self.exit_codes.ERROR_NO_RESTART_FILE.format(error=log.error)
+            if log.unstable:
+                return self.exit_codes.ERROR_UNSTABLE_INTEGRATION.format(step=log.last_step or 0, error=log.error)
+            return self.exit_codes.ERROR_LAMMPS.format(error=log.error)
+
+        last = log.last_step or 0
+        if not log.completed or log.timed_out or last < n_total:
+            if log.timed_out:
+                reason = 'it reached its wall-time limit (timer timeout) and wrote final.restart there'
+            else:
+                reason = 'the job ended before LAMMPS finished (killed: no ERROR line, no final restart file)'
+            report.update(status='interrupted', reason=reason)
+            self.out('thermo', thermo_node(report))
+            return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(step=last, total=n_total, reason=reason)
+
+        series = production_thermo(self._earlier_logs() + [log], n_equil)
+        if not series:
+            return self.exit_codes.ERROR_THERMO_MISSING
+        averages = thermo_averages(series)
+        report.update(averages)
+        # LAMMPS' Time column is in fs (units real)
+        report['sampled_ps'] = [float(series['Time'][0]) / 1000.0, float(series['Time'][-1]) / 1000.0] \
+            if 'Time' in series else None
+
+        data = self._read(FINAL_DATA)
+        if data is None:
+            return self.exit_codes.ERROR_FINAL_CONFIGURATION_MISSING.format(error=f'{FINAL_DATA} was not retrieved')
+        try:
+            with tempfile.TemporaryDirectory() as directory:
+                path = Path(directory) / FINAL_DATA
+                path.write_text(data)
+                configuration, _ = read_data(path)
+        except (LammpsInputError, ValueError, IndexError) as exception:
+            return self.exit_codes.ERROR_FINAL_CONFIGURATION_MISSING.format(error=f'{FINAL_DATA}: {exception}')
+        report['n_beads'] = configuration.n_beads
+        if 'potential_energy_kJ_mol' in averages:
+            report['potential_energy_per_bead_kJ_mol'] = averages['potential_energy_kJ_mol'] / configuration.n_beads
+        report['status'] = 'finished'
+        self.out('thermo', thermo_node(report))
+        self.out('final_configuration', configuration_node(configuration))
+
+        if 'descriptors__code' in self.node.base.links.get_incoming().all_link_labels():
+            return self._parse_descriptors()
+        return None
+
+    def _report(self, log: LammpsLog, settings: dict, n_total: int) -> dict:
+        """What every outcome reports: the run's plan, how far it got, its speed and its warnings."""
+        warnings = Counter(warning.strip() for warning in log.warnings)
+        report = {
+            'ensemble': settings['ensemble'],
+            'temperature_target_K': settings['temperature'],
+            'timestep_ps': settings['timestep'],
+            'equilibration_ps': settings['equilibration'],
+            'production_ps': settings['production'],
+            'bead_mass_g_mol': self.node.inputs.mass.value,
+            'last_step': log.last_step,
+            'total_steps': n_total,
+            'ns_per_day': log.performance_ns_day[-1] if log.performance_ns_day else None,
+            'wall_time_s': log.wall_seconds,
+            'n_warnings': len(log.warnings),
+            'warnings': [f'{text} (x{count})' if count > 1 else text
+                         for text, count in warnings.most_common(MAX_WARNINGS)],
+            'n_segments': 1 + (len(self._chain()) if 'parent_folder' in self.node.inputs else 0),
+        }
+        if settings['ensemble'] == 'npt':
+            report['pressure_target_bar'] = settings['pressure']
+        return report
+
+    def _chain(self) -> list[orm.CalcJobNode]:
+        if 'parent_folder' not in self.node.inputs:
+            return []
+        try:
+            return continuation_chain(self.node.inputs.parent_folder)
+        except ValueError:
+            return []
+
+    def _earlier_logs(self) -> list[LammpsLog]:
+        """Logs of the interrupted runs this one continues, oldest first (their production rows count too)."""
+        return [log for log in (retrieved_log(calculation) for calculation in self._chain()) if log is not None]
+
+    def _parse_descriptors(self):
+        try:
+            nodes, error, log = read_descriptor_outcome(self.retrieved)
+        except (ValueError, KeyError, OSError) as exception:
+            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='unreadable output', error=str(exception))
+        if error is not None:
+            return self.exit_codes.ERROR_DESCRIPTORS.format(kind=error['kind'], error=error['message'])
+        if nodes is None:
+            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='no output', error=log_tail(log))
+        for name, node in nodes.items():
+            self.out(f'descriptors.{name}', node)
+        return None
