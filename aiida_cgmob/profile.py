@@ -1,5 +1,6 @@
 """An isolated AiiDA profile for aiida-cgmob: SQLite storage, the built-in ZeroMQ broker, a localhost
-computer and codes for ``gmx`` (and ``lmp``), all inside one folder of the caller's choosing.
+computer and codes for ``gmx``, ``lmp`` and the package's scripts (``cgmob-descriptors``, ``cgmob-ibi``),
+all inside one folder of the caller's choosing.
 
 Everything goes through ``verdi`` in a subprocess whose ``AIIDA_PATH`` points at that folder, so no
 other AiiDA configuration or profile is ever read or changed.
@@ -19,7 +20,7 @@ __all__ = ['DEFAULT_PROFILE', 'setup_profile', 'verdi']
 DEFAULT_PROFILE = 'cgmob'
 #: (label, executable, default plugin) of the codes made on localhost when the executable exists.
 CODES = (('gmx', 'gmx', 'cgmob.gromacs'), ('lmp', 'lmp', None),
-         ('cgmob-descriptors', 'cgmob-descriptors', 'cgmob.descriptors'))
+         ('cgmob-descriptors', 'cgmob-descriptors', 'cgmob.descriptors'), ('cgmob-ibi', 'cgmob-ibi', 'cgmob.ibi'))
 
 
 def verdi(path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -13,4 +13,4 @@ def cmd_root():
     """aiida-cgmob: synthetic MD databases and mobility-preserving coarse-grained potentials on AiiDA."""
 
 
-from . import cmd_aa, cmd_descriptors, cmd_molecule, cmd_setup  # noqa: E402,F401  (register the sub-commands)
+from . import cmd_aa, cmd_cg, cmd_descriptors, cmd_ibi, cmd_molecule, cmd_setup  # noqa: E402,F401  (sub-commands)

@@ -23,12 +23,14 @@ def plot_ibi(path: str | Path, iteration: np.ndarray, rms: np.ndarray, r: np.nda
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
     left.semilogy(iteration, rms, 'o-', lw=1.2, ms=4)
     if tolerance:
         left.axhline(tolerance, color='tab:red', lw=0.8, ls='--', label=f'tolerance {tolerance:g}')
         left.legend(fontsize=8)
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_xlabel('iteration')
     left.set_ylabel('RMS(g - g$_{target}$)')
 
@@ -44,8 +46,11 @@ def plot_ibi(path: str | Path, iteration: np.ndarray, rms: np.ndarray, r: np.nda
     right.plot(r_potential, u_final, color='tab:orange', lw=1.5, label=labels[1])
     right.axhline(0.0, color='0.6', lw=0.8, ls=':')
     low = float(min(np.min(u_first), np.min(u_final)))
-    right.set_ylim(low - 0.5, max(-low, 1.0) + 5.0)
-    right.set_xlim(r_potential[0], r_potential[-1])
+    high = max(-low, 1.0) + 5.0
+    visible = np.flatnonzero(np.minimum(u_first, u_final) < high)  # from where the wall enters the frame
+    start = float(r_potential[visible[0]]) - 0.05 if visible.size else float(r_potential[0])
+    right.set_ylim(low - 0.5, high)
+    right.set_xlim(max(start, float(r_potential[0])), r_potential[-1])
     right.set_xlabel('r / nm')
     right.set_ylabel('U(r) / kJ mol$^{-1}$')
     right.legend(fontsize=8)

@@ -1,0 +1,360 @@
+"""``cgmob.ibi``: the whole iterative inversion (IBI or iterative HNC) in one scheduler job.
+
+The job writes ``ibi_input.json`` and ``target.npz`` with the kernel's own writer
+(:func:`aiida_cgmob.ibi.write_ibi_input`) and runs the package's ``cgmob-ibi`` script, which calls
+LAMMPS (``lammps_code``, on the same computer) once per iteration and checkpoints after each
+(``ibi_state.json``).  Only summaries and arrays come back: the iteration directories stay in the
+remote folder.  A job killed at its wall time is continued by a new job with ``parent_folder``: the
+checkpoint and the iteration directories are copied (never linked: the new job must not write into the
+old folder) and the loop goes on from the last completed iteration.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from aiida import orm
+from aiida.common import datastructures
+from aiida.engine import CalcJob
+
+from aiida_cgmob.analysis.descriptors import validate_settings as validate_descriptor_settings
+from aiida_cgmob.data import PotentialData
+from aiida_cgmob.ibi import IbiInputError, IbiRun, initial_potential, validate_settings, write_ibi_input
+from aiida_cgmob.ibi.driver import (
+    HISTORY_FILE,
+    ITERATIONS_DIR,
+    LOG_FILE,
+    RESULT_FILE,
+    START_DATA_FILE,
+    STATE_FILE,
+)
+from aiida_cgmob.lammps import Configuration, LammpsInputError, write_data
+from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
+from aiida_cgmob.parsers.descriptors import define_descriptor_outputs
+from aiida_cgmob.potentials import PotentialError
+
+__all__ = ['IbiCalculation', 'ibi_settings', 'target_arrays']
+
+PROCESS_TYPE = 'aiida.calculations:cgmob.ibi'
+STDOUT_NAME = 'cgmob-ibi.out'
+FINAL_POTENTIAL_FILE = 'final_potential.json'
+DESCRIPTOR_FILES = ('descriptors.npz', 'descriptors.json', 'descriptors_error.json')
+#: what a continuation copies from the interrupted job (its inputs are written afresh from this job's inputs)
+RESUME_FILES = (STATE_FILE, LOG_FILE, ITERATIONS_DIR)
+#: IBI settings a continuation must share with the job it continues: they fix the grids and the target range
+RESUME_KEYS = ('cutoff', 'bin_width', 'temperature', 'fit_range', 'g_min', 'tail_width')
+#: exit statuses of a parent a continuation can start from: a checkpoint whose next potential is worth running
+#: (not 410: the checkpoint of a diverged run holds the potential that diverged; start afresh from the best one)
+RESUMABLE_STATUSES = (0, 350, 400, 420, 430)
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def target_arrays(target: orm.XyData) -> tuple[np.ndarray, np.ndarray]:
+    """(r nm, g) of a target XyData (x = r in nm, first y = g); ValueError naming the problem."""
+    try:
+        x_name, r, x_unit = target.get_x()
+        (_, g, _), *_ = target.get_y()
+    except (AttributeError, KeyError, ValueError, TypeError) as exception:
+        raise ValueError(f'target <{target.pk}> needs x = r (nm) and y = g: {exception}') from exception
+    if x_unit and x_unit != 'nm':
+        raise ValueError(f'target: x must be r in nm, got {x_name!r} in {x_unit!r}')
+    r, g = np.asarray(r, dtype=float), np.asarray(g, dtype=float)
+    if r.ndim != 1 or r.shape != g.shape or r.size < 10:
+        raise ValueError(f'target: r and g must be 1-D of the same length >= 10, got {r.shape} and {g.shape}')
+    if not np.all(np.isfinite(r)) or not np.all(np.diff(r) > 0):
+        raise ValueError('target: r must be finite and strictly increasing')
+    if not np.all(np.isfinite(g)) or np.any(g < 0):
+        raise ValueError('target: g must be finite and >= 0')
+    return r, g
+
+
+def ibi_settings(inputs) -> dict:
+    """The IBI settings of ``inputs`` merged over the kernel's defaults (IbiInputError if invalid)."""
+    return validate_settings(inputs['settings'].get_dict() if 'settings' in inputs else None)
+
+
+def _threads(options) -> int:
+    if options.get('threads'):
+        return int(options['threads'])
+    resources = options.get('resources') or {}
+    per_machine = resources.get('num_mpiprocs_per_machine') or resources.get('tot_num_mpiprocs') or 1
+    return int(per_machine) * int(resources.get('num_cores_per_mpiproc') or 1)
+
+
+def _configuration(node: orm.ArrayData) -> Configuration:
+    names = set(node.get_arraynames())
+    if not {'positions', 'box'} <= names:
+        raise LammpsInputError(f'needs arrays "positions" (N, 3) and "box" (3,) in nm, got {sorted(names)}')
+    return Configuration(node.get_array('positions'), node.get_array('box'))
+
+
+def _input_data(inputs, lmp: str = 'lmp') -> dict:
+    """The keyword arguments of write_ibi_input (besides the directory) from ``inputs``."""
+    r, g = target_arrays(inputs['target'])
+    return {
+        'target_r': r, 'target_g': g, 'mass': inputs['mass'].value, 'number_density': inputs['number_density'].value,
+        'n_beads': inputs['n_beads'].value if 'n_beads' in inputs else None,
+        'settings': inputs['settings'].get_dict() if 'settings' in inputs else {},
+        'lammps_settings': inputs['lammps_settings'].get_dict() if 'lammps_settings' in inputs else {},
+        'lmp': lmp, 'threads': _threads(inputs['metadata']['options']),
+        'seed': inputs['seed'].value if 'seed' in inputs else 1,
+        'initial': inputs['initial_potential'].potential if 'initial_potential' in inputs else None,
+    }
+
+
+def write_job_input(directory: str | Path, inputs, lmp: str) -> None:
+    """``ibi_input.json``, ``target.npz`` and the optional ``initial_potential.json`` and ``start.data``."""
+    data = _input_data(inputs, lmp)
+    write_ibi_input(directory, **data)
+    if 'configuration' in inputs:
+        write_data(Path(directory) / START_DATA_FILE, _configuration(inputs['configuration']), data['mass'])
+
+
+# ------------------------------------------------------------------------------------------------- validators
+
+
+def validate_settings_node(value, _):
+    if value is None:
+        return None
+    try:
+        settings = validate_settings(value.get_dict())
+    except IbiInputError as exception:
+        return f'settings: {exception}'
+    except TypeError as exception:  # the kernel compares before checking types for a few keys (e.g. fit_range)
+        return f'settings: a value has the wrong type ({exception}) in {value.get_dict()}'
+    descriptor_settings = settings['descriptor_settings']
+    if not isinstance(descriptor_settings, dict):
+        return f'settings.descriptor_settings must be a dictionary, got {descriptor_settings!r}'
+    try:
+        validate_descriptor_settings(descriptor_settings)
+    except ValueError as exception:
+        return f'settings.descriptor_settings: {exception}'
+    return None
+
+
+def validate_lammps_settings_node(value, _):
+    if value is None:
+        return None
+    try:
+        validate_lammps_settings(value.get_dict())
+    except LammpsInputError as exception:
+        return f'lammps_settings: {exception}'
+    return None
+
+
+def validate_target(value, _):
+    if value is None:
+        return None
+    try:
+        target_arrays(value)
+    except ValueError as exception:
+        return str(exception)
+    return None
+
+
+def validate_configuration(value, _):
+    if value is None:
+        return None
+    try:
+        _configuration(value)
+    except LammpsInputError as exception:
+        return f'configuration: {exception}'
+    return None
+
+
+def _validate_codes(inputs) -> str | None:
+    code, lammps = inputs.get('code'), inputs.get('lammps_code')
+    if code is None or lammps is None:
+        return None
+    if not isinstance(lammps, orm.InstalledCode):
+        return (f'lammps_code {lammps.full_label!r} is a {type(lammps).__name__}: it must be an InstalledCode, whose '
+                'executable path the cgmob-ibi script calls')
+    if code.computer is not None and lammps.computer.pk != code.computer.pk:
+        return (f'lammps_code {lammps.full_label!r} is on computer {lammps.computer.label!r} but code '
+                f'{code.full_label!r} runs on {code.computer.label!r}: cgmob-ibi calls LAMMPS in the same job')
+    return None
+
+
+def _validate_parent(inputs) -> str | None:
+    """A continuation starts from the checkpoint of a cgmob.ibi job with the same system and grids."""
+    parent = inputs['parent_folder']
+    code = inputs.get('code')
+    if code is not None and code.computer is not None and parent.computer.pk != code.computer.pk:
+        return (f'parent_folder is on computer {parent.computer.label!r} but code {code.full_label!r} runs on '
+                f'{code.computer.label!r}: the checkpoint is copied on the computer itself')
+    previous = parent.creator
+    if previous is None or previous.process_type != PROCESS_TYPE:
+        source = f'{previous.process_type or "no process"} <{previous.pk}>' if previous is not None else 'no process'
+        return f'parent_folder: RemoteData<{parent.pk}> comes from {source}, not from a cgmob.ibi calculation'
+    if previous.is_finished and previous.exit_status not in RESUMABLE_STATUSES:
+        return (f'parent_folder: calculation <{previous.pk}> ended with exit status {previous.exit_status} '
+                f'({previous.exit_message}) and left no checkpoint to continue from')
+    for name in ('mass', 'number_density', 'n_beads'):
+        ours = inputs[name].value if name in inputs else None
+        theirs = previous.inputs[name].value if name in previous.inputs else None
+        if ours != theirs:
+            return f'{name} = {ours!r} differs from {theirs!r} of the calculation being continued (<{previous.pk}>)'
+    ours_target, theirs_target = inputs['target'], previous.inputs.target
+    if ours_target.uuid != theirs_target.uuid and not all(
+            np.array_equal(a, b) for a, b in zip(target_arrays(ours_target), target_arrays(theirs_target),
+                                                 strict=True)):
+        return (f'target <{ours_target.pk}> is not the target <{theirs_target.pk}> of the calculation being '
+                f'continued (<{previous.pk}>)')
+    ours, theirs = ibi_settings(inputs), ibi_settings(previous.inputs)
+    for key in RESUME_KEYS:
+        if ours[key] != theirs[key]:
+            return (f'settings.{key} = {ours[key]!r} differs from {theirs[key]!r} of the calculation being continued '
+                    f'(<{previous.pk}>); a continuation keeps the grids (start afresh to change them)')
+    return None
+
+
+def validate_inputs(inputs, _):
+    """The whole input as the script will see it, checked by the kernel before anything is submitted."""
+    required = ('code', 'lammps_code', 'target', 'mass', 'number_density')
+    if any(name not in inputs for name in required):
+        return None  # the ports report it
+    if inputs['metadata']['options'].get('withmpi'):
+        return ('metadata.options.withmpi = True is not supported: cgmob-ibi is serial and runs LAMMPS with OpenMP '
+                'threads (set metadata.options.threads or the resources)')
+    error = _validate_codes(inputs)
+    if error:
+        return error
+    if 'n_beads' not in inputs and 'configuration' not in inputs:
+        return 'n_beads: give the number of beads of the lattice start (or a start configuration)'
+    if 'n_beads' in inputs and 'configuration' in inputs:
+        return 'give either n_beads (lattice start) or configuration, not both'
+    try:
+        if 'configuration' in inputs:
+            density = _configuration(inputs['configuration']).number_density
+            if not np.isclose(density, inputs['number_density'].value, rtol=1e-3):
+                return (f'number_density = {inputs["number_density"].value} nm^-3 but the configuration '
+                        f'<{inputs["configuration"].pk}> holds {density:.6g} nm^-3: the inversion runs at the '
+                        'density of its box')
+        settings = ibi_settings(inputs)
+        lammps_settings = validate_lammps_settings(
+            inputs['lammps_settings'].get_dict() if 'lammps_settings' in inputs else None)
+        if abs(settings['temperature'] - lammps_settings['temperature']) > 1e-9:
+            return (f'settings.temperature = {settings["temperature"]} K (kT of the updates) differs from '
+                    f'lammps_settings.temperature = {lammps_settings["temperature"]} K (the thermostat): set both')
+        with tempfile.TemporaryDirectory() as directory:
+            write_job_input(directory, inputs, inputs['lammps_code'].filepath_executable.as_posix())
+            run = IbiRun(directory)  # target grid, cutoff against the box, start configuration
+            if 'parent_folder' not in inputs and 'initial_potential' not in inputs:
+                initial_potential(run.r, run.g_target, run.settings, run.input['number_density'])
+    except (IbiInputError, LammpsInputError, PotentialError, ValueError) as exception:
+        return str(exception)
+    except TypeError as exception:
+        return f'an input has the wrong type: {exception}'
+    if 'parent_folder' in inputs:
+        return _validate_parent(inputs)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- CalcJob
+
+
+class IbiCalculation(CalcJob):
+    """Iterative Boltzmann inversion / iterative HNC of a one-bead liquid against a target g(r), in one job.
+
+    See the module docstring; the method, settings and files are described in ``docs/ibi.rst``.
+    """
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input('lammps_code', valid_type=orm.AbstractCode,
+                   help='LAMMPS (lmp with OPENMP): an InstalledCode on the computer of code; cgmob-ibi calls its '
+                        'executable once per iteration. Its prepend_text is added to the job script.')
+        spec.input('target', valid_type=orm.XyData, validator=validate_target,
+                   help='Target g(r): x = r (nm, bin centres), y = g, e.g. the rdf output of a descriptors run.')
+        spec.input('mass', valid_type=orm.Float, help='Bead mass in g/mol.')
+        spec.input('number_density', valid_type=orm.Float, help='Beads per nm^3 of the CG box (NVT iterations).')
+        spec.input('n_beads', valid_type=orm.Int, required=False,
+                   help='Number of beads of the lattice start (or give configuration).')
+        spec.input('configuration', valid_type=orm.ArrayData, required=False, validator=validate_configuration,
+                   help='Start configuration instead of a lattice: arrays positions (N, 3) and box (3,) in nm.')
+        spec.input('settings', valid_type=orm.Dict, required=False, validator=validate_settings_node,
+                   help='IBI settings over aiida_cgmob.ibi.DEFAULT_SETTINGS: method (ihnc|ibi), initial_guess '
+                        '(hnc|pmf), max_iterations, tolerance, cutoff (nm), fit_range (nm), alpha, smoothing, '
+                        'pressure_target (bar), final_descriptors, descriptor_settings, ...')
+        spec.input('lammps_settings', valid_type=orm.Dict, required=False, validator=validate_lammps_settings_node,
+                   help='One iteration\'s LAMMPS run over aiida_cgmob.lammps.DEFAULT_SETTINGS: timestep, '
+                        'equilibration, production, frame_interval (ps), temperature (K), ...')
+        spec.input('initial_potential', valid_type=PotentialData, required=False,
+                   help='Start from this potential instead of the initial guess from the target.')
+        spec.input('seed', valid_type=orm.Int, required=False,
+                   help='Seed of the lattice and the velocities (iteration i uses seed + i); default 1.')
+        spec.input('parent_folder', valid_type=orm.RemoteData, required=False,
+                   help='Remote folder of an interrupted (or finished) cgmob.ibi job: continue from its checkpoint '
+                        '(the new settings may raise max_iterations or change tolerance, method, alpha, ...).')
+        spec.input('metadata.options.threads', valid_type=int, required=False,
+                   help='OpenMP threads of LAMMPS [default: num_mpiprocs_per_machine x num_cores_per_mpiproc].')
+        spec.inputs.validator = validate_inputs
+        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
+        spec.inputs['metadata']['options']['parser_name'].default = 'cgmob.ibi'
+
+        spec.output('potential', valid_type=PotentialData, required=False,
+                    help='The final potential: the last iteration\'s when converged, else the best one.')
+        spec.output('history', valid_type=orm.ArrayData, required=False,
+                    help='Per iteration: iteration, rms, pressure_bar, pressure_std_bar, number_density, timestep_ps, '
+                         'seconds (I,); potential, force (I, R) on r_potential (R,); g (I, G) on r (G,) and '
+                         'g_target (G,). Units in the attribute "units".')
+        spec.output('result', valid_type=orm.Dict, required=False,
+                    help='status, message, converged, iterations, final_iteration, rms_final, rms_last, '
+                         'pressure_final_bar, number_density_final, seconds_per_iteration, ... (units inside).')
+        define_descriptor_outputs(spec, namespace='descriptors', required=False)
+        spec.default_output_node = 'result'
+
+        # 3xx: outputs missing or unreadable; 350: the inversion is fine but its final descriptors failed
+        spec.exit_code(300, 'ERROR_NO_OUTPUT', invalidates_cache=True,
+                       message='cgmob-ibi left neither a result nor a checkpoint (no iteration completed): {log}')
+        spec.exit_code(301, 'ERROR_SCRIPT_CRASHED', invalidates_cache=True,
+                       message='cgmob-ibi stopped with an uncaught error (a bug: please report it): {error}')
+        spec.exit_code(302, 'ERROR_OUTPUT_UNREADABLE', invalidates_cache=True,
+                       message='The output files of cgmob-ibi could not be read: {error}')
+        spec.exit_code(350, 'ERROR_DESCRIPTORS',
+                       message='The inversion converged (outputs attached) but the descriptors of the final '
+                               'potential\'s run failed ({kind}): {error}')
+        # 4xx: failures of the run; 400 can be continued from the checkpoint
+        spec.exit_code(400, 'ERROR_OUT_OF_WALLTIME', invalidates_cache=True,
+                       message='The job stopped after {iterations} completed iteration(s) without a result (wall '
+                               'time?); continue from the checkpoint in the remote folder.')
+        spec.exit_code(401, 'ERROR_INVALID_INPUT', invalidates_cache=True,
+                       message='cgmob-ibi refused its input: {message}')
+        spec.exit_code(410, 'ERROR_DIVERGED',
+                       message='The inversion diverged (best potential attached): {message}')
+        spec.exit_code(420, 'ERROR_LAMMPS', invalidates_cache=True,
+                       message='LAMMPS failed (outputs of the completed iterations attached): {message}')
+        spec.exit_code(430, 'ERROR_NOT_CONVERGED',
+                       message='Not converged within max_iterations (best potential attached): {message}')
+
+    def prepare_for_submission(self, folder):
+        lammps = self.inputs.lammps_code
+        write_job_input(folder.abspath, self.inputs, lammps.filepath_executable.as_posix())
+
+        codeinfo = datastructures.CodeInfo()
+        codeinfo.code_uuid = self.inputs.code.uuid
+        codeinfo.cmdline_params = ['.']
+        codeinfo.stdout_name = STDOUT_NAME
+        codeinfo.join_files = True
+        codeinfo.withmpi = False
+
+        calcinfo = datastructures.CalcInfo()
+        calcinfo.codes_info = [codeinfo]
+        calcinfo.remote_copy_list = []
+        if 'parent_folder' in self.inputs:
+            parent = self.inputs.parent_folder
+            source = parent.get_remote_path()
+            # copies, not links: the iteration in progress when the parent stopped is redone in place
+            calcinfo.remote_copy_list = [(parent.computer.uuid, f'{source}/{name}', name) for name in RESUME_FILES]
+        if lammps.prepend_text and lammps.prepend_text != self.inputs.code.prepend_text:
+            calcinfo.prepend_text = lammps.prepend_text
+        calcinfo.retrieve_list = [RESULT_FILE, HISTORY_FILE, FINAL_POTENTIAL_FILE, LOG_FILE, STDOUT_NAME,
+                                  *DESCRIPTOR_FILES]
+        # the checkpoint only tells the parser whether the job can be continued: not stored
+        calcinfo.retrieve_temporary_list = [STATE_FILE]
+        return calcinfo

@@ -1,0 +1,169 @@
+"""``aiida-cgmob ibi``: invert a one-bead g(r) into a CG pair potential (``cgmob.ibi.base``), show the result."""
+
+from __future__ import annotations
+
+import click
+from aiida.cmdline.params import arguments, options, types
+
+from ..protocols import protocol_names
+from . import cmd_root
+
+
+def find_code(label: str, computer_label: str = 'localhost'):
+    """The code ``label@computer_label`` (as ``aiida-cgmob setup`` names it), or None."""
+    from aiida import orm
+    from aiida.common import exceptions
+
+    try:
+        return orm.load_code(f'{label}@{computer_label}')
+    except exceptions.NotExistent:
+        return None
+
+
+def ibi_outputs_of(node) -> dict:
+    """``result``, ``history``, ``potential`` and the ``descriptors`` nodes of a cgmob.ibi job or its work chain."""
+    from aiida import orm
+
+    if not isinstance(node, orm.ProcessNode) or 'result' not in node.outputs:
+        raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> is not a finished cgmob.ibi calculation or '
+                                   'cgmob.ibi.base work chain with a result')
+    outputs = {name: node.outputs[name] for name in ('result', 'history', 'potential') if name in node.outputs}
+    if 'descriptors' in node.outputs:
+        outputs['descriptors'] = {name: node.outputs.descriptors[name] for name in node.outputs.descriptors}
+    return outputs
+
+
+def _number(value, template: str = '{:.4g}') -> str:
+    return 'n/a' if value is None else template.format(value)
+
+
+def format_ibi(outputs: dict, indent: str = '  ') -> str:
+    """The result and the convergence table (iteration, RMS, pressure, density, time) as aligned lines."""
+    result = outputs['result'].get_dict()
+    lines = [f'status            {result["status"]}: {result.get("message", "")}']
+    if result.get('resumed_at'):
+        lines.append(f'continued at      iteration(s) {", ".join(str(i) for i in result["resumed_at"])}')
+    if 'history' in outputs:
+        history = outputs['history']
+        lines.append(f'method            {result.get("method")}, RMS over {result.get("fit_range_nm")} nm, tolerance '
+                     f'{result.get("tolerance")}')
+        lines.append(f'{"iteration":>9s} {"RMS(g)":>9s} {"P/bar":>9s} {"+-":>7s} {"rho/nm^-3":>10s} {"s":>7s}')
+        arrays = {name: history.get_array(name) for name in ('iteration', 'rms', 'pressure_bar', 'pressure_std_bar',
+                                                             'number_density', 'seconds')}
+        final = result.get('final_iteration')
+        for index, iteration in enumerate(arrays['iteration']):
+            mark = '  <- final potential' if iteration == final else ''
+            lines.append(f'{iteration:9d} {arrays["rms"][index]:9.5f} {arrays["pressure_bar"][index]:9.1f} '
+                         f'{arrays["pressure_std_bar"][index]:7.1f} {arrays["number_density"][index]:10.4f} '
+                         f'{arrays["seconds"][index]:7.1f}{mark}')
+        lines.append(f'final potential   iteration {final}: RMS {_number(result.get("rms_final"))}, pressure '
+                     f'{_number(result.get("pressure_final_bar"), "{:.1f}")} bar; '
+                     f'{_number(result.get("seconds_per_iteration"), "{:.1f}")} s per iteration')
+    block = ''
+    if 'descriptors' in outputs and len(outputs['descriptors']) == 5:
+        from .cmd_descriptors import format_descriptors
+
+        lines.append('descriptors of the final potential\'s run:')
+        block = '\n' + format_descriptors(outputs['descriptors'], indent=indent + '  ')
+    elif result.get('descriptors_error'):
+        error = result['descriptors_error']
+        lines.append(f'descriptors       failed ({error["kind"]}): {error["message"]}')
+    return '\n'.join(indent + line for line in lines) + block
+
+
+def plot_ibi_outputs(path, outputs: dict, title: str = ''):
+    """RMS per iteration, final g(r) against the target, U(r) of the first and the final iteration."""
+    from aiida_cgmob.ibi.plots import plot_ibi
+
+    history, result = outputs['history'], outputs['result'].get_dict()
+    iteration = history.get_array('iteration')
+    final = result.get('final_iteration', int(iteration[-1]))
+    index = int(list(iteration).index(final)) if final in iteration else len(iteration) - 1
+    g, potential = history.get_array('g'), history.get_array('potential')
+    return plot_ibi(path, iteration, history.get_array('rms'), history.get_array('r'), g[index],
+                    history.get_array('g_target'), history.get_array('r_potential'), potential[0], potential[index],
+                    tolerance=result.get('tolerance'),
+                    labels=(f'iteration {int(iteration[0])}', f'iteration {int(iteration[index])} (final)'),
+                    title=title)
+
+
+@cmd_root.group('ibi')
+@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+def cmd_ibi():
+    """Structural inversion (iterative HNC / IBI): a CG pair potential that reproduces a target g(r)."""
+
+
+@cmd_ibi.command('run')
+@arguments.NODE('node')
+@options.CODE(required=False, help='The cgmob-ibi code [default: cgmob-ibi@localhost].')
+@click.option('--lammps-code', type=types.CodeParamType(), default=None,
+              help='The lmp code, on the computer of CODE [default: lmp@<that computer>].')
+@click.option('--protocol', type=click.Choice(list(protocol_names('ibi'))), default='moderate', show_default=True,
+              help='; '.join(f'{name}: {text}' for name, text in protocol_names('ibi').items()))
+@click.option('-n', '--n-beads', type=click.IntRange(min=2), default=None, help='CG beads [default: the protocol\'s].')
+@click.option('--max-iterations', type=click.IntRange(min=1), default=None, help='[default: the protocol\'s].')
+@click.option('--tolerance', type=click.FloatRange(min=0, min_open=True), default=None,
+              help='Converged when RMS(g - g_target) falls below this [default: the protocol\'s].')
+@click.option('--pressure-target', type=float, default=None, help='bar: correct the pressure towards this value.')
+@click.option('--cutoff', type=click.FloatRange(min=0, min_open=True), default=None, help='nm [default: 1.4].')
+@click.option('--method', type=click.Choice(['ihnc', 'ibi']), default=None, help='Update rule [default: ihnc].')
+@click.option('--temperature', type=click.FloatRange(min=0, min_open=True), default=None,
+              help='K [default: the all-atom run\'s for a GROMACS parent, else 298.15].')
+@click.option('--threads', type=click.IntRange(min=1), default=1, show_default=True, help='OpenMP threads of LAMMPS.')
+@click.option('--walltime', type=click.IntRange(min=60), default=None,
+              help='Wall time of each job, seconds (the work chain continues a stopped job from its checkpoint).')
+@click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
+def cmd_run(node, code, lammps_code, protocol, n_beads, max_iterations, tolerance, pressure_target, cutoff, method,
+            temperature, threads, walltime, daemon):
+    """Invert the g(r) of NODE (a descriptors-producing node: a cgmob.descriptors calculation, or a GROMACS
+    calculation or work chain that computed its descriptors) at its number density and bead mass."""
+    from aiida.engine import run_get_node, submit
+
+    from aiida_cgmob.workchains.ibi_base import IbiBaseWorkChain
+
+    code = code or find_code('cgmob-ibi')
+    if code is None:
+        raise click.ClickException('no code cgmob-ibi@localhost: pass --code or run `aiida-cgmob setup`')
+    lammps_code = lammps_code or find_code('lmp', code.computer.label)
+    if lammps_code is None:
+        raise click.ClickException(f'no code lmp@{code.computer.label}: pass --lammps-code or run `aiida-cgmob setup`')
+    settings = {key: value for key, value in (('max_iterations', max_iterations), ('tolerance', tolerance),
+                                              ('pressure_target', pressure_target), ('cutoff', cutoff),
+                                              ('method', method)) if value is not None}
+    job_options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'threads': threads}
+    if walltime:
+        job_options['max_wallclock_seconds'] = walltime
+    try:
+        builder = IbiBaseWorkChain.get_builder_from_descriptors(
+            code, lammps_code, node, n_beads=n_beads, protocol=protocol, overrides={'settings': settings},
+            options=job_options, temperature=temperature)
+        builder.metadata.label = f'IBI of {node.label or node.process_label}<{node.pk}>'
+        if daemon:
+            workchain = submit(builder)
+            click.echo(f'submitted {workchain.process_label}<{workchain.pk}>; follow it with '
+                       f'`verdi process report {workchain.pk}`')
+            return
+        _, workchain = run_get_node(builder)
+    except ValueError as exception:
+        raise click.ClickException(str(exception)) from exception
+    click.echo(f'{workchain.process_label}<{workchain.pk}>: exit {workchain.exit_status}'
+               + (f' ({workchain.exit_message})' if workchain.exit_message else ''))
+    if 'result' in workchain.outputs:
+        click.echo(format_ibi(ibi_outputs_of(workchain)))
+
+
+@cmd_ibi.command('show')
+@arguments.NODE('node')
+@click.option('--plot', type=click.Path(dir_okay=False, writable=True),
+              help='Write RMS per iteration, final g(r) vs target and U(r) of the first and final iteration.')
+def cmd_show(node, plot):
+    """Print the convergence of NODE (a cgmob.ibi calculation or cgmob.ibi.base work chain); plot it."""
+    outputs = ibi_outputs_of(node)
+    click.echo(f'{node.process_label}<{node.pk}>: exit {node.exit_status}'
+               + (f' ({node.exit_message})' if node.exit_message else ''))
+    click.echo(format_ibi(outputs))
+    if plot:
+        if 'history' not in outputs:
+            raise click.ClickException(f'{node.process_label}<{node.pk}> completed no iteration: nothing to plot')
+        path = plot_ibi_outputs(plot, outputs, title=f'{node.label or node.process_label} <{node.pk}>')
+        click.echo(f'wrote {path}')
