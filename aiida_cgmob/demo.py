@@ -1,7 +1,9 @@
 """The end-to-end demo behind ``make demo`` / ``aiida-cgmob demo`` (run with the isolated profile loaded).
 
 Builds a pristine OPLS-AA liquid and a synthetic one (sampled bonded parameters), runs both through
-``cgmob.gromacs.base`` with the ``fast`` protocol, and prints results and provenance.
+``cgmob.gromacs.base`` with the ``fast`` protocol, then coarse-grains the pristine one: iterative
+inversion of its one-bead g(r) (``cgmob.ibi.base``) and CG LAMMPS runs with that potential
+(``cgmob.lammps.cg.base``) at the molecular mass and at a random bead mass; prints results and provenance.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def main(argv=None) -> int:
     # the time, rightly); the demo fixes the window inside the diffusive regime of these liquids instead.
     descriptor_settings = {'fit_window': [5.0, 50.0]}
     options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 3600}
-    pristine_ok = True
+    pristine_ok, pristine = True, None
     for label, seed in (('pristine OPLS-AA', None), (f'synthetic, sample seed {args.sample_seed}', args.sample_seed)):
         print(f'\n== {args.molecule} x{args.n_molecules}, {label}: minimise -> NVT -> NPT -> NPT production '
               '(protocol fast) ==', flush=True)
@@ -47,16 +49,68 @@ def main(argv=None) -> int:
             print(f'  g(r) and MSD(t) plotted in {figure} (`aiida-cgmob descriptors show {node.pk} --plot F`)')
         print(f'  wall time {time.time() - start:.0f} s; `verdi process report {node.pk}` shows the steps')
         if seed is None:
-            pristine_ok = node.is_finished_ok
+            pristine_ok, pristine = node.is_finished_ok, node
         elif not node.is_finished_ok:
             print('  (a synthetic force field may be unphysical: the chain reports why it stopped, as above)')
         if seed is not None:
             bonded = node.inputs.gromacs.bonded_parameters
             print(f'  provenance: seed {bonded.seed} -> {bonded.__class__.__name__}<{bonded.pk}> -> '
                   f'topology<{node.inputs.gromacs.topology.pk}> -> {node.process_label}<{node.pk}>')
+    if pristine_ok and 'descriptors' in pristine.outputs:
+        pristine_ok = coarse_grain(pristine, args.sample_seed)
     path = os.environ.get('AIIDA_PATH', '~')
     print(f'\nInspect with:  export AIIDA_PATH={path}; verdi -p {args.profile} process list -a')
     return 0 if pristine_ok else 1
+
+
+def coarse_grain(aa_node, seed: int) -> bool:
+    """IBI of the all-atom g(r), then CG runs with the result; True when all of it finished."""
+    import numpy as np
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_cgmob.cli.cmd_cg import launch_cg, summarise_cg
+    from aiida_cgmob.cli.cmd_ibi import format_ibi, ibi_outputs_of, plot_ibi_outputs
+    from aiida_cgmob.workchains.ibi_base import IbiBaseWorkChain
+
+    figures = Path(os.environ.get('AIIDA_PATH', '.'))
+    lmp = orm.load_code('lmp@localhost')
+    # no MPI: LAMMPS gets as many OpenMP threads as the job has cores
+    options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 3600}
+    print(f'\n== IBI of the one-bead g(r) of {aa_node.label} <{aa_node.pk}> (protocol fast: 300 beads, '
+          '20 ps per iteration, iterative HNC) ==', flush=True)
+    start = time.time()
+    builder = IbiBaseWorkChain.get_builder_from_descriptors(orm.load_code('cgmob-ibi@localhost'), lmp, aa_node,
+                                                            protocol='fast', options=options)
+    builder.metadata.label = f'IBI of {aa_node.label}'
+    _, ibi = run_get_node(builder)
+    print(f'{ibi.process_label}<{ibi.pk}>: exit {ibi.exit_status}' + (f' ({ibi.exit_message})' if ibi.exit_message
+                                                                      else ''))
+    outputs = ibi_outputs_of(ibi)
+    print(format_ibi(outputs))
+    if 'history' in outputs:
+        figure = plot_ibi_outputs(figures / f'ibi_{ibi.pk}.png', outputs, title=f'{ibi.label} <{ibi.pk}>')
+        print(f'  convergence, g(r) and U(r) plotted in {figure} (`aiida-cgmob ibi show {ibi.pk} --plot F`)')
+    print(f'  wall time {time.time() - start:.0f} s')
+    if 'potential' not in ibi.outputs:
+        return False
+    aa_diffusion = aa_node.outputs.descriptors.diffusion
+    density = aa_node.outputs.descriptors.density['number_density']
+    molecular_mass = aa_node.outputs.descriptors.mass.value
+    random_mass = float(np.random.default_rng(seed).uniform(20.0, 200.0))
+    ok = ibi.is_finished_ok
+    for mass, why in ((molecular_mass, 'the molecular mass'), (random_mass, f'a random bead mass (seed {seed})')):
+        print(f'\n== CG LAMMPS with the IBI potential, {why}: {mass:.1f} g/mol (protocol fast) ==', flush=True)
+        node = launch_cg(lmp, ibi.outputs.potential, mass=mass, protocol='fast', number_density=density,
+                         options=options, descriptors_code=orm.load_code('cgmob-descriptors@localhost'),
+                         descriptor_settings={'fit_window': [2.0, 25.0]})
+        print(summarise_cg(node))
+        if 'descriptors' in node.outputs:
+            d_cg = node.outputs.descriptors.diffusion['D_si']
+            print(f'  D_CG / D_AA = {d_cg:.2f} / {aa_diffusion["D_si"]:.2f} = {d_cg / aa_diffusion["D_si"]:.1f}: '
+                  'the IBI liquid has the structure but not the mobility of the all-atom one')
+        ok = ok and node.is_finished_ok
+    return ok
 
 
 if __name__ == '__main__':
