@@ -19,7 +19,6 @@ from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import CalcJob
 
-from aiida_cgmob.analysis.descriptors import validate_settings as validate_descriptor_settings
 from aiida_cgmob.data import PotentialData
 from aiida_cgmob.ibi import IbiInputError, IbiRun, initial_potential, validate_settings, write_ibi_input
 from aiida_cgmob.ibi.driver import (
@@ -121,18 +120,9 @@ def validate_settings_node(value, _):
     if value is None:
         return None
     try:
-        settings = validate_settings(value.get_dict())
+        validate_settings(value.get_dict())
     except IbiInputError as exception:
         return f'settings: {exception}'
-    except TypeError as exception:  # the kernel compares before checking types for a few keys (e.g. fit_range)
-        return f'settings: a value has the wrong type ({exception}) in {value.get_dict()}'
-    descriptor_settings = settings['descriptor_settings']
-    if not isinstance(descriptor_settings, dict):
-        return f'settings.descriptor_settings must be a dictionary, got {descriptor_settings!r}'
-    try:
-        validate_descriptor_settings(descriptor_settings)
-    except ValueError as exception:
-        return f'settings.descriptor_settings: {exception}'
     return None
 
 
@@ -247,8 +237,6 @@ def validate_inputs(inputs, _):
                 initial_potential(run.r, run.g_target, run.settings, run.input['number_density'])
     except (IbiInputError, LammpsInputError, PotentialError, ValueError) as exception:
         return str(exception)
-    except TypeError as exception:
-        return f'an input has the wrong type: {exception}'
     if 'parent_folder' in inputs:
         return _validate_parent(inputs)
     return None
