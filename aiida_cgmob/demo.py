@@ -80,8 +80,10 @@ def coarse_grain(aa_node, seed: int) -> bool:
     print(f'\n== IBI of the one-bead g(r) of {aa_node.label} <{aa_node.pk}> (protocol fast: 300 beads, '
           '20 ps per iteration, iterative HNC) ==', flush=True)
     start = time.time()
+    # 100 molecules make a 2.7 nm box: the AA g(r) ends at 1.36 nm, so the demo cuts the potential at 1.2 nm
     builder = IbiBaseWorkChain.get_builder_from_descriptors(orm.load_code('cgmob-ibi@localhost'), lmp, aa_node,
-                                                            protocol='fast', options=options)
+                                                            protocol='fast', options=options,
+                                                            overrides={'settings': {'cutoff': 1.2}})
     builder.metadata.label = f'IBI of {aa_node.label}'
     _, ibi = run_get_node(builder)
     print(f'{ibi.process_label}<{ibi.pk}>: exit {ibi.exit_status}' + (f' ({ibi.exit_message})' if ibi.exit_message
@@ -98,7 +100,11 @@ def coarse_grain(aa_node, seed: int) -> bool:
     density = aa_node.outputs.descriptors.density['number_density']
     molecular_mass = aa_node.outputs.descriptors.mass.value
     random_mass = float(np.random.default_rng(seed).uniform(20.0, 200.0))
-    ok = ibi.is_finished_ok
+    # 430: not below the fast protocol's tolerance within its 5 short iterations (a 100-molecule target is
+    # noisy); the best potential is still an output and the demo goes on with it
+    ok = ibi.is_finished_ok or ibi.exit_status == IbiBaseWorkChain.exit_codes.ERROR_NOT_CONVERGED.status
+    if not ibi.is_finished_ok:
+        print('  not converged in the fast protocol: going on with the best potential (lowest RMS)')
     for mass, why in ((molecular_mass, 'the molecular mass'), (random_mass, f'a random bead mass (seed {seed})')):
         print(f'\n== CG LAMMPS with the IBI potential, {why}: {mass:.1f} g/mol (protocol fast) ==', flush=True)
         node = launch_cg(lmp, ibi.outputs.potential, mass=mass, protocol='fast', number_density=density,
