@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'mdrun_status', 'read_xvg', 'topology_mass']
+__all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'mdrun_status', 'read_xvg', 'topology_atoms',
+           'topology_mass']
 
 # Messages by which mdrun reports an integration that became unstable (too large a step, bad contacts).
 # Matched only against runs that did not finish; each is specific to a run that blew up.
@@ -119,9 +120,10 @@ def block_average(values: np.ndarray, n_blocks: int = 5) -> tuple[float, float]:
     return float(values.mean()), float(means.std(ddof=1) / np.sqrt(n_blocks))
 
 
-def topology_mass(top_text: str) -> float:
-    """Total mass (g/mol) of the system in a self-contained topology (molecules written inline)."""
-    masses: dict[str, float] = {}
+def topology_atoms(top_text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(masses (A,) g/mol, bonds (B, 2) zero-based atom indices) of the whole system of a self-contained
+    topology (molecule types written inline), in the order of ``[ molecules ]``."""
+    types: dict[str, dict] = {}
     counts: list[tuple[str, int]] = []
     section, current = None, None
     for raw in top_text.splitlines():
@@ -133,16 +135,31 @@ def topology_mass(top_text: str) -> float:
             continue
         fields = line.split()
         if section == 'moleculetype':
-            current = fields[0]
-            masses[current] = 0.0
+            current = types.setdefault(fields[0], {'masses': [], 'bonds': []})
         elif section == 'atoms' and current is not None:
-            masses[current] += float(fields[7])
+            if len(fields) < 8:
+                raise ValueError(f'topology [ atoms ] line without a mass column: {line!r}')
+            current['masses'].append(float(fields[7]))
+        elif section == 'bonds' and current is not None:
+            current['bonds'].append((int(fields[0]) - 1, int(fields[1]) - 1))
         elif section == 'molecules':
             counts.append((fields[0], int(fields[1])))
-    missing = [name for name, _ in counts if name not in masses]
+    missing = [name for name, _ in counts if name not in types]
     if missing:
         raise ValueError(f'molecule types {missing} are not defined inline in the topology')
-    return float(sum(masses[name] * count for name, count in counts))
+    masses, bonds, offset = [], [], 0
+    for name, count in counts:
+        molecule = types[name]
+        for _ in range(count):
+            masses.extend(molecule['masses'])
+            bonds.extend((i + offset, j + offset) for i, j in molecule['bonds'])
+            offset += len(molecule['masses'])
+    return np.array(masses, dtype=float), np.array(bonds, dtype=np.int64).reshape(-1, 2)
+
+
+def topology_mass(top_text: str) -> float:
+    """Total mass (g/mol) of the system in a self-contained topology (molecules written inline)."""
+    return float(topology_atoms(top_text)[0].sum())
 
 
 def gro_box(gro_text: str) -> np.ndarray:

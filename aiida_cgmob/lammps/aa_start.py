@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.mapping import MoleculeMap, centres_of_mass
+from ..gromacs.outputs import topology_atoms
 from .inputs import Configuration, LammpsInputError
 
 __all__ = ['configuration_from_gromacs', 'read_gro', 'topology_molecules']
@@ -36,39 +37,13 @@ def read_gro(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 def topology_molecules(text: str) -> tuple[np.ndarray, np.ndarray]:
     """(masses (A,) g/mol, bonds (B, 2) zero-based atom indices) of the whole system of a self-contained .top."""
-    types: dict[str, dict] = {}
-    counts: list[tuple[str, int]] = []
-    section, current = None, None
-    for raw in text.splitlines():
-        line = raw.split(';', 1)[0].strip()
-        if not line or line.startswith('#'):
-            continue
-        if line.startswith('['):
-            section = line.strip('[] ').lower()
-            continue
-        fields = line.split()
-        if section == 'moleculetype':
-            current = types.setdefault(fields[0], {'masses': [], 'bonds': []})
-        elif section == 'atoms' and current is not None:
-            if len(fields) < 8:
-                raise LammpsInputError(f'topology [ atoms ] line without a mass column: {line!r}')
-            current['masses'].append(float(fields[7]))
-        elif section == 'bonds' and current is not None:
-            current['bonds'].append((int(fields[0]) - 1, int(fields[1]) - 1))
-        elif section == 'molecules':
-            counts.append((fields[0], int(fields[1])))
-    missing = [name for name, _ in counts if name not in types]
-    if missing or not counts:
-        raise LammpsInputError(f'topology: molecule types {missing} are not written inline (or no [ molecules ])')
-    masses, bonds, offset = [], [], 0
-    for name, count in counts:
-        molecule = types[name]
-        size = len(molecule['masses'])
-        for _ in range(count):
-            masses.extend(molecule['masses'])
-            bonds.extend((i + offset, j + offset) for i, j in molecule['bonds'])
-            offset += size
-    return np.array(masses), np.array(bonds, dtype=np.int64).reshape(-1, 2)
+    try:
+        masses, bonds = topology_atoms(text)
+    except ValueError as exception:
+        raise LammpsInputError(f'topology: {exception}') from exception
+    if not masses.size:
+        raise LammpsInputError('topology: no atoms (no [ molecules ] section?)')
+    return masses, bonds
 
 
 def configuration_from_gromacs(gro_text: str, top_text: str) -> tuple[Configuration, float]:
