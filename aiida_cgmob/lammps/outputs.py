@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..gromacs.outputs import block_average
 from ..units import KJ_PER_KCAL
 
 BAR_PER_ATM = 1.01325
@@ -121,12 +122,11 @@ def thermo_averages(columns: dict[str, np.ndarray], skip_first: bool = False,
 
 
 def block_error(values: np.ndarray, n_blocks: int = 5) -> float:
-    """Standard error of the mean of a correlated series from ``n_blocks`` contiguous block averages."""
-    size = len(values) // n_blocks
-    if size < 2:
+    """Standard error of the mean of a correlated series from ``n_blocks`` contiguous block averages;
+    NaN when a block would hold fewer than 2 values (too short to say)."""
+    if len(values) // n_blocks < 2:
         return float('nan')
-    blocks = np.asarray(values[:size * n_blocks]).reshape(n_blocks, size).mean(axis=1)
-    return float(blocks.std(ddof=1) / np.sqrt(n_blocks))
+    return block_average(values, n_blocks)[1]
 
 
 def production_thermo(logs: list[LammpsLog], first_step: int) -> dict[str, np.ndarray]:
