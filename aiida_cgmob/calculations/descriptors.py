@@ -15,7 +15,7 @@ from aiida.engine import CalcJob
 from aiida_cgmob.analysis.descriptors import validate_settings as validate_descriptor_settings
 from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, STEM, define_descriptor_outputs
 
-__all__ = ['DescriptorsCalculation', 'descriptor_command', 'validate_descriptor_settings_node']
+__all__ = ['DescriptorsCalculation', 'descriptor_command', 'descriptors_codeinfo', 'validate_descriptor_settings_node']
 
 SETTINGS_FILE = f'{STEM}_settings.json'
 
@@ -41,6 +41,20 @@ def descriptor_command(trajectory: str, topology: str | None = None, bead_mass: 
     if timestep is not None:
         arguments += ['--timestep', repr(float(timestep))]
     return arguments + ['--settings', SETTINGS_FILE, '--output', STEM]
+
+
+def descriptors_codeinfo(folder, code: orm.AbstractCode, settings: orm.Dict | None,
+                         arguments: list[str]) -> datastructures.CodeInfo:
+    """Write the settings file into ``folder`` and return the CodeInfo running ``cgmob-descriptors``
+    with ``arguments`` (from :func:`descriptor_command`): the same run in a descriptors job and after MD."""
+    with folder.open(SETTINGS_FILE, 'w') as handle:
+        json.dump(settings.get_dict() if settings is not None else {}, handle)
+    codeinfo = datastructures.CodeInfo()
+    codeinfo.code_uuid = code.uuid
+    codeinfo.cmdline_params = arguments
+    codeinfo.stdout_name = f'{STEM}.log'
+    codeinfo.join_files = True
+    return codeinfo
 
 
 def gromacs_production(parent: orm.RemoteData) -> tuple[str, dict] | None:
@@ -131,17 +145,10 @@ class DescriptorsCalculation(CalcJob):
         source = default_source(parent)
         trajectory = self.inputs.trajectory.value if 'trajectory' in self.inputs else source['trajectory']
         topology = self.inputs.topology.value if 'topology' in self.inputs else source.get('topology')
-        with folder.open(SETTINGS_FILE, 'w') as handle:
-            json.dump(self.inputs.settings.get_dict() if 'settings' in self.inputs else {}, handle)
-
-        codeinfo = datastructures.CodeInfo()
-        codeinfo.code_uuid = self.inputs.code.uuid
-        codeinfo.cmdline_params = descriptor_command(
+        codeinfo = descriptors_codeinfo(folder, self.inputs.code, self.inputs.get('settings'), descriptor_command(
             trajectory, topology,
             self.inputs.bead_mass.value if 'bead_mass' in self.inputs else None,
-            self.inputs.timestep.value if 'timestep' in self.inputs else None)
-        codeinfo.stdout_name = f'{STEM}.log'
-        codeinfo.join_files = True
+            self.inputs.timestep.value if 'timestep' in self.inputs else None))
 
         calcinfo = datastructures.CalcInfo()
         calcinfo.codes_info = [codeinfo]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import CalcJob
 
 from aiida_cgmob.gromacs import StageError, grompp_arguments, plan_stages, write_mdp
-from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, STEM, define_descriptor_outputs
+from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, define_descriptor_outputs
 
-from .descriptors import SETTINGS_FILE as DESCRIPTOR_SETTINGS_FILE
-from .descriptors import descriptor_command, validate_descriptor_settings_node
+from .descriptors import descriptor_command, descriptors_codeinfo, validate_descriptor_settings_node
 
 __all__ = ['GromacsCalculation']
 
@@ -263,11 +260,8 @@ class GromacsCalculation(CalcJob):
 
     def _descriptors_codeinfo(self, folder, production: str) -> datastructures.CodeInfo:
         """cgmob-descriptors on the production trajectory, exactly as a cgmob.descriptors job would run it."""
-        settings = self.inputs.descriptors.settings.get_dict() if 'settings' in self.inputs.descriptors else {}
-        with folder.open(DESCRIPTOR_SETTINGS_FILE, 'w') as handle:
-            json.dump(settings, handle)
-        arguments = descriptor_command(f'{production}.xtc', f'{production}.tpr')
-        return self._codeinfo(self.inputs.descriptors.code.uuid, arguments, f'{STEM}.log')
+        return descriptors_codeinfo(folder, self.inputs.descriptors.code, self.inputs.descriptors.get('settings'),
+                                    descriptor_command(f'{production}.xtc', f'{production}.tpr'))
 
     @staticmethod
     def _codeinfo(code_uuid: str, cmdline: list[str], log: str) -> datastructures.CodeInfo:

@@ -14,8 +14,6 @@ descriptors and thermodynamic averages cover the whole production.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from aiida import orm
 from aiida.common import datastructures
@@ -36,10 +34,9 @@ from aiida_cgmob.lammps.inputs import (
 )
 from aiida_cgmob.lammps.outputs import LammpsLog, discard_incomplete_restarts
 from aiida_cgmob.lammps.run import lammps_command
-from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, STEM, define_descriptor_outputs
+from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, define_descriptor_outputs
 
-from .descriptors import SETTINGS_FILE as DESCRIPTOR_SETTINGS_FILE
-from .descriptors import descriptor_command, validate_descriptor_settings_node
+from .descriptors import descriptor_command, descriptors_codeinfo, validate_descriptor_settings_node
 
 __all__ = ['LammpsCgCalculation', 'cg_configuration_from_aa', 'configuration_node', 'continuation_chain']
 
@@ -384,13 +381,8 @@ class LammpsCgCalculation(CalcJob):
 
     def _descriptors_codeinfo(self, folder, segments: list[str]) -> datastructures.CodeInfo:
         """cgmob-descriptors on all production segments in order, every particle a bead of ``mass``."""
-        settings = self.inputs.descriptors.settings.get_dict() if 'settings' in self.inputs.descriptors else {}
-        with folder.open(DESCRIPTOR_SETTINGS_FILE, 'w') as handle:
-            json.dump(settings, handle)
-        codeinfo = datastructures.CodeInfo()
-        codeinfo.code_uuid = self.inputs.descriptors.code.uuid
-        codeinfo.cmdline_params = segments + descriptor_command(TRAJECTORY_NAME, bead_mass=self.inputs.mass.value)
-        codeinfo.stdout_name = f'{STEM}.log'
-        codeinfo.join_files = True
+        arguments = segments + descriptor_command(TRAJECTORY_NAME, bead_mass=self.inputs.mass.value)
+        codeinfo = descriptors_codeinfo(folder, self.inputs.descriptors.code, self.inputs.descriptors.get('settings'),
+                                        arguments)
         codeinfo.withmpi = False  # a serial Python script, also when LAMMPS runs under mpirun
         return codeinfo
