@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aiida_cgmob.gromacs import StageError, plan_stages, validate_stages, write_mdp
+from aiida_cgmob.gromacs import StageError, largest_cutoff, plan_stages, validate_stages, write_mdp
 from aiida_cgmob.gromacs.outputs import (
     block_average,
     fatal_error,
     gro_box,
+    grompp_errors,
+    grompp_failure,
     grompp_warnings,
     mdrun_status,
     read_xvg,
@@ -186,6 +188,52 @@ def test_grompp_warnings():
     (accepted,) = grompp_warnings(read('lincs', 'nvt_grompp.log'))  # accepted with -maxwarn 1
     assert 'time step of 8.0e-03 ps' in accepted
     assert grompp_warnings(read('finished', 'nvt_grompp.log')) == []  # a NOTE is not a warning
+
+
+BOX_CAUSE = ('The cut-off length is longer than half the shortest box vector or longer than the smallest box diagonal '
+             'element. Increase the box size or decrease rlist.')
+
+
+def test_grompp_failure_gives_the_cause_not_the_count():
+    """grompp's fatal error only counts the errors; the cause is in its 'ERROR 1 [file ..., line ...]:' block."""
+    text = read('grompp_box', 'em_grompp.log')
+    assert fatal_error(text) == 'There was 1 error in input file(s)'  # all that was shown before
+    assert grompp_errors(text) == [BOX_CAUSE]
+    assert grompp_failure(text) == f'{BOX_CAUSE} (There was 1 error in input file(s))'
+
+
+def test_grompp_failure_after_too_many_warnings_gives_the_warning():
+    text = read('grompp_dt', 'nvt_grompp.log')
+    message = grompp_failure(text)
+    assert message.startswith('Too many warnings (1).')
+    assert 'Warnings: ' in message and 'estimated oscillational period of 2.5e-02 ps' in message
+    assert grompp_failure(text, warnings=False) == fatal_error(text)
+
+
+@pytest.mark.parametrize('scenario', ['finished', 'lincs'])  # 'lincs': a warning accepted with -maxwarn 1
+def test_grompp_failure_is_none_when_grompp_succeeded(scenario):
+    assert grompp_failure(read(scenario, 'nvt_grompp.log')) is None
+
+
+def test_grompp_failure_of_a_real_grompp_on_a_too_small_box(tmp_path, gmx_executable):
+    """30 molecules of 3-methylpentane at 500 kg/m^3 (2.05 nm) with 1.1 nm cut-offs, the box check bypassed."""
+    import subprocess
+
+    build_liquid('3MePe', 30).write(tmp_path)
+    (stage,) = plan_stages([{'name': 'em', 'type': 'minimise'}, {'name': 'md', 'type': 'nvt'}])[:1]
+    (tmp_path / 'em.mdp').write_text(write_mdp(stage['mdp']))
+    process = subprocess.run([gmx_executable, '-nobackup', '-quiet', 'grompp', '-f', 'em.mdp', '-c', 'conf.gro',
+                              '-p', 'topol.top', '-o', 'em.tpr', '-maxwarn', '0'], cwd=tmp_path, capture_output=True,
+                             text=True)
+    assert process.returncode != 0
+    assert grompp_failure(process.stdout + process.stderr) == f'{BOX_CAUSE} (There was 1 error in input file(s))'
+
+
+def test_largest_cutoff():
+    assert largest_cutoff() == 1.1  # nm, the defaults of every stage type
+    assert largest_cutoff([{'name': 'em', 'type': 'minimise', 'mdp': {'rvdw': 0.9, 'rcoulomb': 1.2}},
+                           {'name': 'md', 'type': 'nvt', 'mdp': TINY}]) == 1.2
+    assert largest_cutoff([{'name': 'md', 'type': 'npt', 'mdp': {'rvdw': 1.0}}]) == 1.1  # rcoulomb default
 
 
 def test_mdrun_status_finished():
@@ -375,6 +423,16 @@ def test_parser_exit_codes(parse, scenario, exit_status, stage, gromacs_message)
     report = results['output_parameters'].get_dict()
     assert report['failed_stage'] == stage
     assert 'energy' not in results and 'structure' not in results
+
+
+def test_parser_names_the_cause_of_a_grompp_error(parse):
+    """The exit message carries grompp's ERROR block, not only 'There was 1 error in input file(s)'."""
+    results, calcfunction = parse('grompp_box')
+    assert calcfunction.exit_status != 0
+    assert f'{BOX_CAUSE} (There was 1 error in input file(s))' in calcfunction.exit_message
+    report = results['output_parameters'].get_dict()
+    assert report['failed_stage'] == 'em'
+    assert report['stages'][0]['error'].startswith(BOX_CAUSE)
 
 
 def test_parser_reports_the_first_failing_stage(parse):

@@ -6,10 +6,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from .mdp import MD_INTEGRATORS, STAGE_TYPES, StageError, stage_mdp, validate_stages, write_mdp
+from .mdp import MD_INTEGRATORS, STAGE_TYPES, StageError, largest_cutoff, stage_mdp, validate_stages, write_mdp
 
-__all__ = ['MD_INTEGRATORS', 'STAGE_TYPES', 'StageError', 'grompp_arguments', 'plan_stages', 'run_stages',
-           'stage_mdp', 'validate_stages', 'write_mdp']
+__all__ = ['MD_INTEGRATORS', 'STAGE_TYPES', 'StageError', 'grompp_arguments', 'largest_cutoff', 'plan_stages',
+           'run_stages', 'stage_mdp', 'validate_stages', 'write_mdp']
 
 
 def plan_stages(stages: list[dict], input_structure: str = 'conf.gro') -> list[dict]:

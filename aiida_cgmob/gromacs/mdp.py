@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ['MD_INTEGRATORS', 'STAGE_TYPES', 'StageError', 'stage_mdp', 'validate_stages', 'write_mdp']
+__all__ = ['MD_INTEGRATORS', 'STAGE_TYPES', 'StageError', 'largest_cutoff', 'stage_mdp', 'validate_stages',
+           'write_mdp']
 
 
 class StageError(ValueError):
@@ -79,6 +80,26 @@ def stage_mdp(stage: dict) -> dict:
     }:
         mdp['gen-temp'] = mdp['ref-t']
     return mdp
+
+
+def largest_cutoff(stages: list[dict] | None = None) -> float:
+    """Largest non-bonded cut-off (nm) of a list of stages: the one the box must be twice as long as.
+
+    Parameters
+    ----------
+    stages
+        Stage definitions as :func:`validate_stages` takes them; None means the defaults of every
+        stage type (``rvdw`` = ``rcoulomb`` = 1.1 nm).
+
+    Returns
+    -------
+    float
+        max(rvdw, rcoulomb) over all stages, nm.  ``rlist`` is left out: with the Verlet scheme grompp
+        sets it from the buffer tolerance (a few hundredths of a nm above the cut-off for these liquids).
+    """
+    if stages is None:
+        stages = [{'name': kind, 'type': kind} for kind in STAGE_TYPES]
+    return max(float(stage_mdp(stage)[key]) for stage in validate_stages(stages) for key in ('rvdw', 'rcoulomb'))
 
 
 def validate_stages(stages) -> list[dict]:

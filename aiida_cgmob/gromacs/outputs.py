@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'mdrun_status', 'read_xvg', 'topology_atoms',
-           'topology_mass']
+__all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'grompp_errors', 'grompp_failure', 'grompp_warnings',
+           'mdrun_status', 'read_xvg', 'topology_atoms', 'topology_mass']
 
 # Messages by which mdrun reports an integration that became unstable (too large a step, bad contacts).
 # Matched only against runs that did not finish; each is specific to a run that blew up.
@@ -50,6 +50,36 @@ def grompp_warnings(text: str) -> list[str]:
 def grompp_errors(text: str) -> list[str]:
     """The ERROR blocks of a grompp log (the real causes behind 'There was 1 error in input file(s)')."""
     return _grompp_blocks(text, 'ERROR')
+
+
+def grompp_failure(text: str, warnings: bool = True) -> str | None:
+    """Say why grompp refused its input, in grompp's own words; None if it did not fail.
+
+    grompp reports every problem in an ``ERROR n [file ..., line ...]:`` block and then stops with a
+    fatal error that only counts them ('There was 1 error in input file(s)'), so the fatal error alone
+    hides the cause.  The causes come first, the fatal summary follows in parentheses.
+
+    Parameters
+    ----------
+    text
+        grompp's output (stdout and stderr, as the job's ``<stage>_grompp.log`` holds them).
+    warnings
+        Append grompp's WARNING blocks ('Warnings: ...'): with ``-maxwarn 0`` they are what made
+        grompp stop ('Too many warnings (1)').
+
+    Returns
+    -------
+    str or None
+        E.g. 'The cut-off length is longer than half the shortest box vector ... decrease rlist.
+        (There was 1 error in input file(s))'.
+    """
+    error = fatal_error(text)
+    if error is None:
+        return None
+    causes = grompp_errors(text)
+    message = f'{" | ".join(causes)} ({error})' if causes else error
+    found = grompp_warnings(text) if warnings else []
+    return message + (f' Warnings: {" | ".join(found)}' if found else '')
 
 
 def _grompp_blocks(text: str, kind: str) -> list[str]:
