@@ -20,12 +20,16 @@ from click.testing import CliRunner
 from aiida_cgmob.cli import cmd_root
 from aiida_cgmob.topology import (
     BUILTIN_MOLECULES,
+    BoxTooSmallError,
     MoleculeError,
     PackingError,
     apply_bonded_parameters,
     box_length_for_density,
     build_liquid,
     build_molecule,
+    check_box_for_cutoff,
+    expected_liquid_density,
+    minimum_molecules,
     pack_liquid,
     sample_bonded_parameters,
     validate_ranges,
@@ -484,3 +488,53 @@ def test_cli_refuses_bad_molecule(smiles, reason, tmp_path):
     assert result.exit_code != 0
     assert reason in result.output
     assert not (tmp_path / 'out').exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The box against twice the cut-off, at the liquid density NPT brings it to (issue 8, defect 5)
+# ---------------------------------------------------------------------------------------------------------------
+
+M_3MEPE = 86.18  # g/mol, 3-methylpentane
+RHO_3MEPE = 664.0  # kg/m^3, experimental liquid density near 298 K
+
+
+def test_minimum_molecules_of_3_methylpentane():
+    """V = N M / (rho N_A): a 2.2 nm box at 664 kg/m^3 holds 49.4 molecules, a 2.31 nm one (5 % margin) 57.2."""
+    assert minimum_molecules(M_3MEPE, RHO_3MEPE, 1.1, margin=0.0) == 50
+    assert minimum_molecules(M_3MEPE, RHO_3MEPE, 1.1) == 58
+    assert box_length_for_density(M_3MEPE, 58, RHO_3MEPE) == pytest.approx(2.3208, abs=1e-4)
+    assert box_length_for_density(M_3MEPE, 57, RHO_3MEPE) < 2 * 1.1 * 1.05 <= box_length_for_density(M_3MEPE, 58,
+                                                                                                       RHO_3MEPE)
+    assert minimum_molecules(M_3MEPE, RHO_3MEPE, 0.9) == 32  # 1.89 nm
+    assert minimum_molecules(M_3MEPE, 1.0, 1.1) == 1  # a dilute gas: one molecule spans the box
+
+
+def test_check_box_for_cutoff_names_molecules_edge_cutoff_and_the_minimum():
+    with pytest.raises(BoxTooSmallError) as error:
+        check_box_for_cutoff(M_3MEPE, 30, 1.1, 500.0, RHO_3MEPE, name='3MePe')
+    message = str(error.value)
+    for part in ('30 3MePe molecules', '1.863 nm', 'expected liquid density, 664 kg/m^3', '(1.1 nm)', '2.310 nm',
+                 'Use at least 58 molecules'):
+        assert part in message, (part, message)
+    assert check_box_for_cutoff(M_3MEPE, 58, 1.1, 500.0, RHO_3MEPE) == pytest.approx(2.3208, abs=1e-4)
+
+
+def test_check_box_for_cutoff_uses_the_densest_state():
+    """45 molecules: 2.34 nm as built at 500 kg/m^3 (grompp would accept it), 2.13 nm once NPT reaches 664."""
+    assert check_box_for_cutoff(M_3MEPE, 45, 1.1, 500.0) == pytest.approx(2.3440, abs=1e-4)  # built box only
+    with pytest.raises(BoxTooSmallError, match='at least 58 molecules'):
+        check_box_for_cutoff(M_3MEPE, 45, 1.1, 500.0, RHO_3MEPE)
+    with pytest.raises(BoxTooSmallError, match=r'starting density, 900 kg/m\^3.*at least 78 molecules'):
+        check_box_for_cutoff(M_3MEPE, 70, 1.1, 900.0, RHO_3MEPE)  # packed denser than the liquid
+
+
+@pytest.mark.parametrize('name_or_smiles, density, source', [
+    ('3MePe', 664.0, 'experimental'),
+    ('CC(CC)CC', 664.0, 'experimental'),  # 3-methylpentane written another way
+    ('EtBz', 867.0, 'experimental'),
+    ('CCCCCC', 800.0, 'upper bound of acyclic saturated hydrocarbons'),
+    ('C1CCCCC1', 900.0, 'upper bound of cyclic saturated hydrocarbons'),
+    ('Bz', 1050.0, 'upper bound of aromatic hydrocarbons'),  # built-in without a recorded density
+])
+def test_expected_liquid_density(name_or_smiles, density, source):
+    assert expected_liquid_density(build_molecule(name_or_smiles)) == (density, source)

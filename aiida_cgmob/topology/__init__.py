@@ -8,15 +8,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .box import LiquidBox, PackingError, box_length_for_density, pack_liquid
+from .box import (
+    BOX_MARGIN,
+    DENSITY_BOUNDS,
+    BoxTooSmallError,
+    LiquidBox,
+    PackingError,
+    box_length_for_density,
+    check_box_for_cutoff,
+    expected_liquid_density,
+    minimum_molecules,
+    pack_liquid,
+)
 from .gromacs_files import write_gro, write_itp, write_top
 from .molecule import BUILTIN_MOLECULES, Molecule, MoleculeError, build_molecule, resolve_smiles
 from .sampler import DEFAULT_RANGES, apply_bonded_parameters, sample_bonded_parameters, validate_ranges
 
 __all__ = [
-    'BUILTIN_MOLECULES', 'DEFAULT_RANGES', 'Liquid', 'LiquidBox', 'Molecule', 'MoleculeError', 'PackingError',
-    'apply_bonded_parameters', 'box_length_for_density', 'build_liquid', 'build_molecule', 'pack_liquid',
-    'resolve_smiles', 'sample_bonded_parameters', 'validate_ranges', 'write_gro', 'write_itp', 'write_top',
+    'BOX_MARGIN', 'BUILTIN_MOLECULES', 'DEFAULT_RANGES', 'DENSITY_BOUNDS', 'BoxTooSmallError', 'Liquid', 'LiquidBox',
+    'Molecule', 'MoleculeError', 'PackingError', 'apply_bonded_parameters', 'box_length_for_density',
+    'build_liquid', 'build_molecule', 'check_box_for_cutoff', 'expected_liquid_density', 'minimum_molecules',
+    'pack_liquid', 'resolve_smiles', 'sample_bonded_parameters', 'validate_ranges', 'write_gro', 'write_itp',
+    'write_top',
 ]
 
 #: Starting density of a built box (kg/m^3): loose enough for random insertion, NPT does the rest.
