@@ -69,3 +69,51 @@ def test_aa_run_refuses_bad_molecules_before_creating_nodes(smiles, reason, aiid
     result = CliRunner().invoke(cmd_root, ['aa', 'run', smiles, '-X', code.full_label, '-n', '10'])
     assert result.exit_code != 0 and reason in result.output
     assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# molecule build: the box against twice the cut-off, and grompp's own cause (issue 8, defect 5)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_molecule_build_refuses_a_box_shorter_than_twice_the_cutoff(tmp_path):
+    """30 molecules of 3-methylpentane: 1.86 nm at 664 kg/m^3 < 2 x 1.1 nm; said before grompp, nothing written."""
+    result = CliRunner().invoke(cmd_root, ['molecule', 'build', '3MePe', '-n', '30', '-o', str(tmp_path / 'out')])
+    assert result.exit_code != 0
+    for part in ('30 3MePe molecules', '1.863 nm', '664 kg/m^3', '(1.1 nm)', 'Use at least 58 molecules'):
+        assert part in result.output, (part, result.output)
+    assert 'There was 1 error' not in result.output
+    assert not (tmp_path / 'out').exists()
+
+
+def test_molecule_build_box_check_follows_cutoff_and_liquid_density(tmp_path, gmx_executable):
+    args = ['molecule', 'build', '3MePe', '-n', '40', '-o', str(tmp_path / 'a')]
+    assert 'Use at least 58 molecules' in CliRunner().invoke(cmd_root, args).output
+    result = CliRunner().invoke(cmd_root, [*args, '--cutoff', '0.9'])  # 2.05 nm > 2 x 0.9 nm x 1.05; grompp too
+    assert result.exit_code == 0, result.output
+    assert 'gmx grompp: accepted without warnings' in result.output
+    result = CliRunner().invoke(cmd_root, [*args, '--cutoff', '0.9', '--liquid-density', '1000'])
+    assert result.exit_code != 0 and 'at least 48 molecules' in result.output, result.output
+
+
+def test_molecule_build_unknown_density_says_it_is_a_bound(tmp_path):
+    result = CliRunner().invoke(cmd_root, ['molecule', 'build', 'CCCCCC', '-n', '30', '-o', str(tmp_path / 'out')])
+    assert result.exit_code != 0
+    assert '800 kg/m^3 is the upper bound of acyclic saturated hydrocarbons' in result.output
+    assert '--liquid-density' in result.output
+
+
+def test_molecule_grompp_check_shows_grompps_cause(tmp_path, gmx_executable):
+    """The box check bypassed (kernel build of 30 molecules, 2.05 nm): grompp's ERROR block, not only its count."""
+    import click
+
+    from aiida_cgmob.cli.cmd_molecule import grompp_check
+    from aiida_cgmob.topology import build_liquid
+
+    build_liquid('3MePe', 30).write(tmp_path)
+    with pytest.raises(click.ClickException) as error:
+        grompp_check(tmp_path)
+    assert error.value.message == (
+        'gmx grompp refused the liquid: The cut-off length is longer than half the shortest box vector or longer than '
+        'the smallest box diagonal element. Increase the box size or decrease rlist. '
+        '(There was 1 error in input file(s))')

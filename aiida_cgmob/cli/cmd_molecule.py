@@ -40,20 +40,41 @@ def cmd_list():
               help='Perturb the bonded parameters with this seed (default ranges; see --ranges).')
 @click.option('--ranges', type=click.Path(dir_okay=False, exists=True), default=None,
               help='JSON file of sampling ranges overriding the defaults, e.g. {"angle_theta0": [90, 130]}.')
+@click.option('--cutoff', type=click.FloatRange(min=0, min_open=True), default=None,
+              help='Largest non-bonded cut-off (rvdw, rcoulomb) the liquid will be run with, nm; the box must stay '
+                   'longer than twice it. [default: that of the GROMACS stage defaults, 1.1 nm]')
+@click.option('--liquid-density', type=click.FloatRange(min=0, min_open=True), default=None,
+              help='Liquid density NPT will bring the box to, kg/m^3, for the box check. [default: experimental '
+                   'for built-in molecules that have one (see `molecule list`), else an upper bound]')
 @click.option('--check/--no-check', default=True, show_default=True,
               help='Run `gmx grompp` on the result and fail on any warning.')
-def cmd_build(molecule, n_molecules, output, density, seed, sample_seed, ranges, check):
+def cmd_build(molecule, n_molecules, output, density, seed, sample_seed, ranges, cutoff, liquid_density, check):
     """Write conf.gro, topol.top and the molecule's .itp for N molecules of MOLECULE.
 
-    MOLECULE is a built-in name (see `aiida-cgmob molecule list`) or a hydrocarbon SMILES.
+    MOLECULE is a built-in name (see `aiida-cgmob molecule list`) or a hydrocarbon SMILES. The box is
+    checked against twice the cut-off at the liquid density before anything is written.
     """
     from aiida_cgmob import topology
+    from aiida_cgmob.gromacs import largest_cutoff
 
+    cutoff = cutoff or largest_cutoff()
     try:
+        built = topology.build_molecule(molecule)
+        if liquid_density is None:
+            liquid_density, source = topology.expected_liquid_density(built)
+        else:
+            source = 'given'
+        try:
+            topology.check_box_for_cutoff(built.mass, n_molecules, cutoff, density, liquid_density, name=molecule)
+        except topology.BoxTooSmallError as exception:
+            hint = '' if source in ('experimental', 'given') else (
+                f' The liquid density is not known: {liquid_density:g} kg/m^3 is the {source}; '
+                'pass --liquid-density if you know it.')
+            raise click.ClickException(f'{exception}{hint}') from exception
         sampled = None
         if sample_seed is not None:
             user_ranges = json.loads(Path(ranges).read_text()) if ranges else None
-            sampled = topology.sample_bonded_parameters(topology.build_molecule(molecule), sample_seed, user_ranges)
+            sampled = topology.sample_bonded_parameters(built, sample_seed, user_ranges)
         liquid = topology.build_liquid(molecule, n_molecules, density, seed, sampled)
     except (ValueError, RuntimeError) as exception:
         raise click.ClickException(str(exception)) from exception
@@ -66,18 +87,32 @@ def cmd_build(molecule, n_molecules, output, density, seed, sample_seed, ranges,
     for kind, path in paths.items():
         click.echo(f'  {kind}: {path}')
     if check:
-        grompp_check(Path(output))
+        grompp_check(Path(output), cutoff)
         click.echo('  gmx grompp: accepted without warnings')
 
 
-def grompp_check(directory: Path) -> None:
-    """Run grompp with a minimisation .mdp; raise ClickException with grompp's message on any warning."""
+def grompp_check(directory: Path, cutoff: float | None = None) -> None:
+    """Run ``gmx grompp`` on the liquid in ``directory`` with a minimisation .mdp; fail on any error or warning.
+
+    Parameters
+    ----------
+    directory
+        Holds ``conf.gro`` and ``topol.top``.
+    cutoff
+        rvdw and rcoulomb of the .mdp, nm; None keeps the stage defaults.
+
+    Raises
+    ------
+    click.ClickException
+        With grompp's own causes (its ERROR and WARNING blocks), not only its summary line.
+    """
     gmx = shutil.which('gmx')
     if gmx is None:
         raise click.ClickException('gmx not found on PATH: install GROMACS or pass --no-check')
     from aiida_cgmob.gromacs import plan_stages, write_mdp
 
-    (stage,) = plan_stages([{'name': 'em', 'type': 'minimise', 'mdp': {}}, {'name': 'x', 'type': 'nvt'}])[:1]
+    cutoffs = {'rvdw': cutoff, 'rcoulomb': cutoff} if cutoff else {}
+    (stage,) = plan_stages([{'name': 'em', 'type': 'minimise', 'mdp': cutoffs}, {'name': 'x', 'type': 'nvt'}])[:1]
     with tempfile.TemporaryDirectory() as tmp:
         mdp = Path(tmp) / 'em.mdp'
         mdp.write_text(write_mdp(stage['mdp']))
@@ -85,6 +120,8 @@ def grompp_check(directory: Path) -> None:
                                  '-o', str(Path(tmp) / 'em.tpr'), '-po', str(Path(tmp) / 'mdout.mdp'),
                                  '-maxwarn', '0'], cwd=directory, capture_output=True, text=True)
     if result.returncode != 0:
-        from aiida_cgmob.gromacs.outputs import fatal_error
+        from aiida_cgmob.gromacs.outputs import grompp_failure
 
-        raise click.ClickException(f'gmx grompp refused the liquid: {fatal_error(result.stderr) or result.stderr}')
+        # grompp writes its ERROR/WARNING blocks to stdout or stderr depending on the version: read both.
+        output = f'{result.stdout}\n{result.stderr}'
+        raise click.ClickException(f'gmx grompp refused the liquid: {grompp_failure(output) or output[-3000:]}')
