@@ -16,6 +16,13 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
+    """Run the demo; return 0 when every step finished as expected, 1 otherwise.
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments (``--profile`` is required); ``sys.argv[1:]`` when None.
+    """
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--profile', required=True)
     parser.add_argument('--molecule', default='3MePe')

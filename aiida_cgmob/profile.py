@@ -1,6 +1,7 @@
-"""An isolated AiiDA profile for aiida-cgmob: SQLite storage, the built-in ZeroMQ broker, a localhost
-computer and codes for ``gmx``, ``lmp`` and the package's scripts (``cgmob-descriptors``, ``cgmob-ibi``),
-all inside one folder of the caller's choosing.
+"""An isolated AiiDA profile for aiida-cgmob, all inside one folder of the caller's choosing.
+
+The profile has SQLite storage, the built-in ZeroMQ broker, a localhost computer and codes for
+``gmx``, ``lmp`` and the package's scripts (``cgmob-descriptors``, ``cgmob-ibi``).
 
 Everything goes through ``verdi`` in a subprocess whose ``AIIDA_PATH`` points at that folder, so no
 other AiiDA configuration or profile is ever read or changed.
@@ -42,7 +43,22 @@ def _profiles(path: Path) -> list[str]:
 
 
 def setup_profile(path: str | Path, profile: str = DEFAULT_PROFILE, echo=print) -> dict:
-    """Create (or reuse) the isolated profile ``profile`` in ``path``; return what exists there."""
+    """Create (or reuse) the isolated profile ``profile`` in ``path``; return what exists there.
+
+    Parameters
+    ----------
+    path
+        Folder that holds the AiiDA configuration (created if missing).
+    profile
+        Name of the profile.
+    echo
+        Called with one line of text per step taken.
+
+    Returns
+    -------
+    dict
+        ``path``, ``profile`` and ``codes`` (label -> executable of each code that exists).
+    """
     path = Path(path).resolve()
     path.mkdir(parents=True, exist_ok=True)
     if profile in _profiles(path):

@@ -17,8 +17,18 @@ __all__ = ['MoleculeMap', 'box_vectors', 'box_volumes', 'centres_of_mass', 'mini
 
 
 def box_vectors(dimensions: np.ndarray) -> np.ndarray:
-    """Triclinic box matrices (..., 3, 3), rows a, b, c, from dimensions (..., 6) in the GROMACS convention
-    (a along x, b in the xy plane)."""
+    """Return triclinic box matrices (..., 3, 3) with rows a, b, c from dimensions (..., 6).
+
+    Parameters
+    ----------
+    dimensions
+        ``[a, b, c, alpha, beta, gamma]`` per frame: lengths in nm, angles in degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        Box vectors in nm, in the GROMACS convention (a along x, b in the xy plane).
+    """
     dimensions = np.asarray(dimensions, dtype=np.float64)
     lengths, (alpha, beta, gamma) = dimensions[..., :3], np.radians(np.moveaxis(dimensions[..., 3:6], -1, 0))
     vectors = np.zeros(dimensions.shape[:-1] + (3, 3))
@@ -76,6 +86,7 @@ class MoleculeMap:
 
     @property
     def n_molecules(self) -> int:
+        """Number of molecules."""
         return int(self.molecule_of_atom.max()) + 1
 
     @property

@@ -22,7 +22,16 @@ UNITS = {'r': 'nm', 'energy': 'kJ/mol', 'force': 'kJ/mol/nm', 'cutoff': 'nm', 'r
 
 
 class PotentialData(orm.ArrayData):
-    """A tabulated pair potential (see the module docstring)."""
+    """A tabulated pair potential U(r) (nm, kJ/mol) stored as arrays, with queryable attributes.
+
+    Parameters
+    ----------
+    potential
+        The kernel potential to store (validated); None makes an empty node to fill with
+        :meth:`set_potential`.
+    **kwargs
+        Passed on to :class:`~aiida.orm.ArrayData`.
+    """
 
     def __init__(self, potential: Potential | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -53,14 +62,17 @@ class PotentialData(orm.ArrayData):
 
     @property
     def cutoff(self) -> float:
+        """Cut-off radius r_c (nm), where U(r_c) = 0."""
         return self.base.attributes.get('cutoff')
 
     @property
     def treatment(self) -> dict:
+        """How the short range and the tail of the table were filled in."""
         return self.base.attributes.get('treatment', {})
 
     @property
     def origin(self) -> str:
+        """Where the potential came from (free text set by its maker)."""
         return self.base.attributes.get('origin', '')
 
     def _validate(self) -> bool:

@@ -25,6 +25,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run or resume the inversion in a directory; return the exit status (see the module docstring).
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments without the program name (``sys.argv[1:]`` when None).
+    """
     args = _parser().parse_args(argv)
     from .driver import (
         EXIT_BAD_INPUT,

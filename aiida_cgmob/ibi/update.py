@@ -12,8 +12,7 @@ Two update rules:
   distance moves g at all the others, which plain IBI ignores (iterative HNC: Bernhardt, Hanke and van der
   Vegt, J. Chem. Phys. 154, 084118, 2021).  We hold S(k) >= ``s_floor`` in the Ornstein-Zernike step:
   for dense molecular liquids the unregularised step diverges.  Same cost per iteration as IBI; it removes
-  most of the
-  slow long-wavelength error IBI leaves.
+  most of the slow long-wavelength error IBI leaves.
 """
 
 from __future__ import annotations
@@ -41,7 +40,8 @@ def _uniform(r: np.ndarray) -> float:
     return float(spacing[0])
 
 
-S_FLOOR = 0.3  # smallest structure factor used (see potential_update)
+#: Smallest structure factor S(k) used in the Ornstein-Zernike step (see :func:`potential_update`).
+S_FLOOR = 0.3
 
 
 def direct_correlation(r: np.ndarray, g: np.ndarray, number_density: float, padding: int = 4,
@@ -100,10 +100,25 @@ def potential_update(r: np.ndarray, g: np.ndarray, g_target: np.ndarray, tempera
 
 def pressure_ramp(r: np.ndarray, cutoff: float, pressure: float, target: float, temperature: float,
                   max_amplitude: float = 0.1, scale: float = 3e-3) -> np.ndarray:
-    """A linear ramp A (1 - r/r_c) (kJ/mol) that moves the pressure towards ``target`` (bar).
+    """Return a linear ramp A (1 - r/r_c) (kJ/mol) that moves the pressure towards ``target`` (bar).
 
-    A = -sign(P - P_target) * max_amplitude kT * min(1, scale |P - P_target|) (VOTCA's 'simple'
-    correction, ``scale`` per bar): too high a pressure makes the potential more attractive.
+    ``A = -sign(P - P_target) * max_amplitude * kT * min(1, scale * abs(P - P_target))`` (VOTCA's
+    'simple' correction, ``scale`` per bar): too high a pressure makes the potential more attractive.
+
+    Parameters
+    ----------
+    r
+        Grid of the potential (nm).
+    cutoff
+        Cut-off r_c (nm); the ramp is 0 from there on.
+    pressure, target
+        Pressure of the last run and the pressure wanted (bar).
+    temperature
+        Temperature (K) that sets kT.
+    max_amplitude
+        Largest abs(A), in units of kT.
+    scale
+        Fraction of ``max_amplitude`` per bar of pressure difference (1/bar).
     """
     kT = BOLTZMANN_KJ * temperature
     difference = pressure - target
@@ -116,12 +131,25 @@ BAR_PER_KJ_MOL_NM3 = 16.6054  # 1 kJ/mol/nm^3 in bar
 
 def virial_pressure_ramp(r: np.ndarray, g: np.ndarray, cutoff: float, pressure: float, target: float,
                          number_density: float, fraction: float = 1.0) -> np.ndarray:
-    """A linear ramp A (1 - r/r_c) (kJ/mol) whose virial would move the pressure (bar) to ``target``.
+    """Return a linear ramp A (1 - r/r_c) (kJ/mol) whose virial would move the pressure to ``target`` (bar).
 
     To first order at fixed structure the ramp adds dP = (2 pi / 3) rho^2 (A / r_c) int_0^rc r^3 g dr,
     so A follows from the pressure difference in one step (``fraction`` of it); the structural update
     of the next iteration then corrects g.  VOTCA's ``simple`` correction (``pressure_ramp``) caps A at
     0.1 kT per iteration and needs tens of iterations to remove hundreds of bar.
+
+    Parameters
+    ----------
+    r, g
+        Grid (nm) and the g(r) of the last run on it.
+    cutoff
+        Cut-off r_c (nm); the ramp is 0 from there on.
+    pressure, target
+        Pressure of the last run and the pressure wanted (bar).
+    number_density
+        Bead number density rho (nm^-3).
+    fraction
+        Fraction of the pressure difference to remove in this step.
     """
     inside = r < cutoff
     moment = np.trapezoid(r[inside] ** 3 * g[inside], r[inside])  # nm^4
@@ -131,7 +159,7 @@ def virial_pressure_ramp(r: np.ndarray, g: np.ndarray, cutoff: float, pressure: 
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
-    """Running mean over ``window`` points (odd; 1 or less: unchanged), shrinking the window at the ends."""
+    """Return the running mean over ``window`` points (odd; 1 or less: unchanged), shrinking at the ends."""
     if window <= 1:
         return values.copy()
     half = window // 2

@@ -79,6 +79,7 @@ def boltzmann_inversion(r: Any, g: Any, temperature: float, cutoff: float | None
     - Tail: U is multiplied by a cosine switch over the last ``tail_width`` nm, so U(r_c) = 0 and
       F(r_c) = 0 with U, F continuous; ``tail_width = 0`` only shifts U (force jumps at r_c).
     - Force: -dU/dr of the assembled energy by second-order finite differences.
+
     Default cutoff: the last r of g.  Both treatments are recorded in ``treatment``.
     """
     r = np.array(r, dtype=float)

@@ -13,7 +13,7 @@ from scipy.interpolate import CubicHermiteSpline
 
 __all__ = ['CUTOFF_ENERGY_TOLERANCE', 'Potential', 'PotentialError']
 
-#: |U(r_c)| allowed on a potential, kJ/mol: zero up to round-off (and to what a text table prints).
+#: Largest ``abs(U(r_c))`` allowed on a potential (kJ/mol): zero up to round-off (and to what a text table prints).
 CUTOFF_ENERGY_TOLERANCE = 1e-8
 
 

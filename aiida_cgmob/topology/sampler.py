@@ -6,17 +6,17 @@ equal parameters and the molecule keeps its symmetry.  Non-bonded parameters are
 
 Default ranges (all are inputs):
 
-==================  ===========================  =========================================
-quantity            default                      how
-==================  ===========================  =========================================
-bond b0             0.65 - 1.6 x OPLS            uniform scale factor
-bond kb             0.5 - 2 x OPLS               log-uniform scale factor
-angle theta0        70 - 140 degrees             uniform, absolute
-angle k             0.5 - 2 x OPLS               log-uniform scale factor
-dihedral K1, K2, K3 -10 - +10 kJ/mol             uniform, absolute, OPLS Fourier form (K4 = 0),
+====================  =========================  ===============================================
+quantity              default                    how
+====================  =========================  ===============================================
+bond b0               0.65 - 1.6 x OPLS          uniform scale factor
+bond kb               0.5 - 2 x OPLS             log-uniform scale factor
+angle theta0          70 - 140 degrees           uniform, absolute
+angle k               0.5 - 2 x OPLS             log-uniform scale factor
+dihedral K1, K2, K3   -10 - +10 kJ/mol           uniform, absolute, OPLS Fourier form (K4 = 0),
                                                  converted to Ryckaert-Bellemans for GROMACS
-improper k          0.5 - 2 x OPLS               log-uniform scale factor
-==================  ===========================  =========================================
+improper k            0.5 - 2 x OPLS             log-uniform scale factor
+====================  =========================  ===============================================
 
 The generator is NumPy's PCG64 seeded through ``SeedSequence(seed)`` and the classes are drawn in
 sorted order, so the same seed gives the same parameters on any machine.
