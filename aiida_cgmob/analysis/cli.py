@@ -13,7 +13,15 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ['main']
+__all__ = ['ERROR_FILE', 'LOG_FILE', 'OUTPUT_FILES', 'RESULT_FILES', 'SETTINGS_FILE', 'STEM', 'main']
+
+# The file contract as the AiiDA jobs run the script (``--settings SETTINGS_FILE --output STEM``).
+STEM = 'descriptors'
+SETTINGS_FILE = f'{STEM}_settings.json'
+RESULT_FILES = (f'{STEM}.npz', f'{STEM}.json')
+ERROR_FILE = f'{STEM}_error.json'
+LOG_FILE = f'{STEM}.log'  # the script's stdout and stderr, captured by the job
+OUTPUT_FILES = (*RESULT_FILES, ERROR_FILE, LOG_FILE)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--timestep', type=float, help='integration time step in fs (LAMMPS text dumps)')
     parser.add_argument('--settings', help='JSON file of descriptor settings (r_max, bin_width, begin, end, '
                                            'fit_window, tail_fraction, slope_tolerance, temperature, viscosity)')
-    parser.add_argument('--output', default='descriptors', help='output stem (default: descriptors)')
+    parser.add_argument('--output', default=STEM, help=f'output stem (default: {STEM})')
     return parser
 
 

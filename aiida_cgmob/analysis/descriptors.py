@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..units import AVOGADRO, BOLTZMANN
+from .cli import STEM
 from .mapping import box_vectors, box_volumes
 from .trajectory import BeadTrajectory, DescriptorError
 
@@ -324,7 +325,7 @@ class Descriptors:
             'units': UNITS,
         }
 
-    def write(self, directory: str | Path, stem: str = 'descriptors') -> list[Path]:
+    def write(self, directory: str | Path, stem: str = STEM) -> list[Path]:
         """Write ``<stem>.npz`` (arrays) and ``<stem>.json`` (scalars, units)."""
         directory = Path(directory)
         arrays = directory / f'{stem}.npz'
@@ -368,7 +369,7 @@ def compute_descriptors(trajectory: BeadTrajectory, **settings) -> Descriptors:
                        time_span=[float(trajectory.times[0]), float(trajectory.times[-1])], source=trajectory.source)
 
 
-def read_descriptors(directory: str | Path, stem: str = 'descriptors') -> tuple[dict, dict]:
+def read_descriptors(directory: str | Path, stem: str = STEM) -> tuple[dict, dict]:
     """(arrays, summary) as written by :meth:`Descriptors.write`."""
     directory = Path(directory)
     with np.load(directory / f'{stem}.npz') as data:

@@ -6,55 +6,20 @@ The trajectory is symlinked from the parent's remote folder (it never travels); 
 
 from __future__ import annotations
 
-import json
-
 from aiida import orm
 from aiida.common import datastructures
-from aiida.engine import CalcJob
 
-from aiida_cgmob.analysis.descriptors import validate_settings as validate_descriptor_settings
-from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, STEM, define_descriptor_outputs
+from aiida_cgmob.analysis import cli as descriptors_script
 
-__all__ = ['DescriptorsCalculation', 'descriptor_command', 'descriptors_codeinfo', 'validate_descriptor_settings_node']
+from .base import (
+    CgmobCalcJob,
+    define_descriptor_outputs,
+    descriptor_arguments,
+    same_computer_error,
+    validate_descriptor_settings_node,
+)
 
-SETTINGS_FILE = f'{STEM}_settings.json'
-
-
-def validate_descriptor_settings_node(value, _=None) -> str | None:
-    if value is None:
-        return None
-    try:
-        validate_descriptor_settings(value.get_dict())
-    except ValueError as exception:
-        return f'settings: {exception}'
-    return None
-
-
-def descriptor_command(trajectory: str, topology: str | None = None, bead_mass: float | None = None,
-                       timestep: float | None = None) -> list[str]:
-    """Command-line arguments of ``cgmob-descriptors`` (the settings file is written next to them)."""
-    arguments = [trajectory]
-    if topology:
-        arguments += ['--topology', topology]
-    if bead_mass is not None:
-        arguments += ['--bead-mass', repr(float(bead_mass))]
-    if timestep is not None:
-        arguments += ['--timestep', repr(float(timestep))]
-    return arguments + ['--settings', SETTINGS_FILE, '--output', STEM]
-
-
-def descriptors_codeinfo(folder, code: orm.AbstractCode, settings: orm.Dict | None,
-                         arguments: list[str]) -> datastructures.CodeInfo:
-    """Write the settings file into ``folder`` and return the CodeInfo running ``cgmob-descriptors``
-    with ``arguments`` (from :func:`descriptor_command`): the same run in a descriptors job and after MD."""
-    with folder.open(SETTINGS_FILE, 'w') as handle:
-        json.dump(settings.get_dict() if settings is not None else {}, handle)
-    codeinfo = datastructures.CodeInfo()
-    codeinfo.code_uuid = code.uuid
-    codeinfo.cmdline_params = arguments
-    codeinfo.stdout_name = f'{STEM}.log'
-    codeinfo.join_files = True
-    return codeinfo
+__all__ = ['DescriptorsCalculation']
 
 
 def gromacs_production(parent: orm.RemoteData) -> tuple[str, dict] | None:
@@ -77,11 +42,11 @@ def default_source(parent: orm.RemoteData) -> dict:
 
 
 def validate_inputs(inputs, _):
+    """One consistent request: the trajectory's folder on the code's computer, a way to map it to beads."""
     parent = inputs['parent_folder']
-    code = inputs.get('code')
-    if code is not None and code.computer is not None and parent.computer.pk != code.computer.pk:
-        return (f'parent_folder is on computer {parent.computer.label!r} but code {code.full_label!r} runs on '
-                f'{code.computer.label!r}: descriptors run where the trajectory is')
+    error = same_computer_error('parent_folder', parent, inputs.get('code'), 'descriptors run where the trajectory is')
+    if error:
+        return error
     source = default_source(parent)
     if 'trajectory' not in inputs and not source:
         return ('trajectory: the parent folder was not made by cgmob.gromacs, so name the trajectory file in it '
@@ -101,7 +66,7 @@ def validate_inputs(inputs, _):
     return None
 
 
-class DescriptorsCalculation(CalcJob):
+class DescriptorsCalculation(CgmobCalcJob):
     """One-bead descriptors (g(r), MSD, D, densities) of an AA or CG trajectory in a remote folder.
 
     All-atom GROMACS runs are mapped to molecular centres of mass through their ``.tpr``; in a CG
@@ -109,8 +74,11 @@ class DescriptorsCalculation(CalcJob):
     production ``.tpr``/``.xtc`` are found by themselves.
     """
 
+    _parser_name = 'cgmob.descriptors'
+
     @classmethod
     def define(cls, spec):
+        """Ports, outputs and exit codes (see :mod:`aiida_cgmob.exit_codes`)."""
         super().define(spec)
         spec.input('parent_folder', valid_type=orm.RemoteData,
                    help='Remote folder of the MD run that holds the trajectory (symlinked, never copied).')
@@ -126,34 +94,26 @@ class DescriptorsCalculation(CalcJob):
         spec.input('timestep', valid_type=orm.Float, required=False,
                    help='Integration time step (fs) of a LAMMPS text dump, to convert steps to ps.')
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['parser_name'].default = 'cgmob.descriptors'
 
         define_descriptor_outputs(spec)
-
-        spec.exit_code(300, 'ERROR_NO_OUTPUT', invalidates_cache=True,
-                       message='cgmob-descriptors wrote neither results nor an error report: {log}')
-        spec.exit_code(301, 'ERROR_MISSING_INPUT_FILE', message='{error}')
-        spec.exit_code(302, 'ERROR_OUTPUT_UNREADABLE', invalidates_cache=True,
-                       message='The descriptor files could not be read: {error}')
-        spec.exit_code(410, 'ERROR_BOX_TOO_SMALL', message='{error}')
-        spec.exit_code(420, 'ERROR_NO_DIFFUSIVE_REGIME', message='Trajectory too short: {error}')
-        spec.exit_code(430, 'ERROR_TRAJECTORY_UNUSABLE', message='{error}')
+        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_UNREADABLE', 'ERROR_INPUT_FILE_MISSING',
+                              'ERROR_BOX_TOO_SMALL', 'ERROR_NO_DIFFUSIVE_REGIME', 'ERROR_TRAJECTORY_UNUSABLE')
 
     def prepare_for_submission(self, folder):
+        """Link the trajectory (and topology) from the parent folder; run ``cgmob-descriptors`` on them."""
         parent = self.inputs.parent_folder
         source = default_source(parent)
         trajectory = self.inputs.trajectory.value if 'trajectory' in self.inputs else source['trajectory']
         topology = self.inputs.topology.value if 'topology' in self.inputs else source.get('topology')
-        codeinfo = descriptors_codeinfo(folder, self.inputs.code, self.inputs.get('settings'), descriptor_command(
-            trajectory, topology,
-            self.inputs.bead_mass.value if 'bead_mass' in self.inputs else None,
-            self.inputs.timestep.value if 'timestep' in self.inputs else None))
+        arguments = descriptor_arguments(
+            [trajectory], topology, self.inputs.bead_mass.value if 'bead_mass' in self.inputs else None,
+            self.inputs.timestep.value if 'timestep' in self.inputs else None)
+        codeinfo = self.descriptors_codeinfo(folder, arguments, self.inputs.code, self.inputs.get('settings'))
 
         calcinfo = datastructures.CalcInfo()
         calcinfo.codes_info = [codeinfo]
         remote = parent.get_remote_path()
         calcinfo.remote_symlink_list = [(parent.computer.uuid, f'{remote}/{name}', name)
                                         for name in (trajectory, topology) if name]
-        calcinfo.retrieve_list = list(DESCRIPTOR_FILES)
+        calcinfo.retrieve_list = list(descriptors_script.OUTPUT_FILES)
         return calcinfo

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiida import orm
 from aiida.common import datastructures
-from aiida.engine import CalcJob
 
+from aiida_cgmob.analysis import cli as descriptors_script
 from aiida_cgmob.gromacs import StageError, grompp_arguments, plan_stages, write_mdp
-from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, define_descriptor_outputs
 
-from .descriptors import descriptor_command, descriptors_codeinfo, validate_descriptor_settings_node
+from .base import CgmobCalcJob, descriptor_arguments
 
 __all__ = ['GromacsCalculation']
 
@@ -86,10 +85,9 @@ def validate_topology(value, _):
 
 def validate_descriptors(inputs) -> str | None:
     """Descriptors in the same job need a trajectory from production and the script on the same computer."""
-    code = inputs['descriptors']['code']
-    if code.computer is not None and 'code' in inputs and code.computer.pk != inputs['code'].computer.pk:
-        return (f'descriptors.code {code.full_label!r} is not on the computer of code {inputs["code"].full_label!r}: '
-                'both run in the same job')
+    error = CgmobCalcJob.validate_descriptors_code(inputs)
+    if error:
+        return error
     stages = plan_stages(inputs['parameters'].get_dict()['stages'])
     production = stages[-1]
     if not int(production['mdp'].get('nstxout-compressed', 0) or 0):
@@ -114,7 +112,7 @@ def validate_inputs(inputs, _):
     return None
 
 
-class GromacsCalculation(CalcJob):
+class GromacsCalculation(CgmobCalcJob):
     """Run minimisation, equilibration and production of an all-atom liquid with GROMACS in one job.
 
     Each stage is ``gmx grompp`` + ``gmx mdrun``; after the last (production) stage ``gmx energy``
@@ -125,9 +123,11 @@ class GromacsCalculation(CalcJob):
     _INPUT_STRUCTURE = 'conf.gro'
     _INPUT_TOPOLOGY = 'topol.top'
     _ENERGY_XVG = 'energy.xvg'
+    _parser_name = 'cgmob.gromacs'
 
     @classmethod
     def define(cls, spec):
+        """Ports, outputs and exit codes (see :mod:`aiida_cgmob.exit_codes`)."""
         super().define(spec)
         spec.input('structure', valid_type=orm.SinglefileData, validator=validate_structure,
                    help='Starting coordinates (.gro, nm).')
@@ -143,16 +143,8 @@ class GromacsCalculation(CalcJob):
                    help='Remote folder of an interrupted run to continue from its checkpoint.')
         spec.input('resume_stage', valid_type=orm.Str, required=False,
                    help='Stage to continue from the checkpoint in parent_folder; earlier stages are reused.')
-        spec.input_namespace('descriptors', required=False, populate_defaults=False,
-                             help='Compute the descriptors of the production trajectory in the same job.')
-        spec.input('descriptors.code', valid_type=orm.AbstractCode, required=False,
-                   help='The cgmob-descriptors code, on the same computer as code.')
-        spec.input('descriptors.settings', valid_type=orm.Dict, required=False,
-                   validator=validate_descriptor_settings_node,
-                   help='Settings of cgmob-descriptors (as for cgmob.descriptors).')
+        cls.define_descriptors_namespace(spec)
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['parser_name'].default = 'cgmob.gromacs'
 
         spec.output('output_parameters', valid_type=orm.Dict,
                     help='Per-stage status and ns/day; production averages with standard errors and units.')
@@ -160,39 +152,16 @@ class GromacsCalculation(CalcJob):
         spec.output('energy', valid_type=orm.ArrayData, required=False,
                     help='Production time series: time (ps), potential (kJ/mol), temperature (K), pressure (bar), '
                          'density (kg/m^3).')
-        define_descriptor_outputs(spec, namespace='descriptors', required=False)
         spec.default_output_node = 'output_parameters'
-
-        # 3xx: outputs missing or unreadable
-        spec.exit_code(301, 'ERROR_STAGE_NOT_REACHED', invalidates_cache=True,
-                       message='Stage {stage} left no output: the job stopped before it ran.')
-        spec.exit_code(302, 'ERROR_OUTPUT_STRUCTURE_MISSING', invalidates_cache=True,
-                       message='The final structure {filename} of the production stage is missing.')
-        spec.exit_code(303, 'ERROR_ENERGY_OUTPUT_MISSING', invalidates_cache=True,
-                       message='The energy time series of the production stage is missing or unreadable: {error}')
-        spec.exit_code(350, 'ERROR_DESCRIPTORS',
-                       message='The run finished but its descriptors failed ({kind}): {error}')
-        # 4xx: run failures
-        spec.exit_code(400, 'ERROR_OUT_OF_WALLTIME', invalidates_cache=True,
-                       message='Stage {stage} stopped at step {step} when the wall time ran out; its checkpoint is in '
-                               'the remote folder.')
-        spec.exit_code(401, 'ERROR_GROMPP', invalidates_cache=True,
-                       message='grompp refused stage {stage}: {error}')
-        spec.exit_code(410, 'ERROR_UNSTABLE_INTEGRATION', invalidates_cache=True,
-                       message='The integration became unstable in stage {stage}: {error}')
-        spec.exit_code(420, 'ERROR_MDRUN', invalidates_cache=True,
-                       message='mdrun failed in stage {stage}: {error}')
+        cls.define_exit_codes(spec, 'ERROR_STAGE_NOT_REACHED', 'ERROR_OUTPUT_MISSING', 'ERROR_DESCRIPTORS',
+                              'ERROR_OUT_OF_WALLTIME', 'ERROR_INPUT_REFUSED', 'ERROR_UNSTABLE_INTEGRATION',
+                              'ERROR_ENGINE')
 
     def _settings(self) -> dict:
         settings = dict(DEFAULT_SETTINGS)
         if 'settings' in self.inputs:
             settings.update(self.inputs.settings.get_dict())
         return settings
-
-    def _mdrun_threads(self) -> int:
-        resources = self.inputs.metadata.options.resources
-        per_machine = resources.get('num_mpiprocs_per_machine') or resources.get('tot_num_mpiprocs') or 1
-        return int(per_machine) * int(resources.get('num_cores_per_mpiproc') or 1)
 
     def prepare_for_submission(self, folder):
         settings = self._settings()
@@ -221,54 +190,40 @@ class GromacsCalculation(CalcJob):
             maxh = ['-maxh', f'{0.9 * walltime / 3600:.6f}']
 
         codes_info = []
-        code_uuid = self.inputs.code.uuid
         for index, stage in enumerate(stages[first:], start=first):
             name = stage['name']
             with folder.open(f'{name}.mdp', 'w') as handle:
                 handle.write(write_mdp(stage['mdp']))
             if index != first or not resume:
                 grompp = ['-nobackup', *grompp_arguments(stage, self._INPUT_TOPOLOGY, settings['grompp_maxwarn'])]
-                codes_info.append(self._codeinfo(code_uuid, grompp, f'{name}_grompp.log'))
-            mdrun = ['-nobackup', 'mdrun', '-deffnm', name, '-ntmpi', '1', '-ntomp', str(self._mdrun_threads())]
+                codes_info.append(self.engine_codeinfo(self.inputs.code, grompp, f'{name}_grompp.log'))
+            mdrun = ['-nobackup', 'mdrun', '-deffnm', name, '-ntmpi', '1', '-ntomp', str(self.threads)]
             if stage['type'] != 'minimise':
                 # -cpi starts afresh when the checkpoint does not exist and continues when it does.
                 mdrun += ['-cpi', f'{name}.cpt', '-cpt', str(settings['checkpoint_minutes'])]
             mdrun += maxh
-            codes_info.append(self._codeinfo(code_uuid, mdrun, f'{name}_mdrun.log'))
+            codes_info.append(self.engine_codeinfo(self.inputs.code, mdrun, f'{name}_mdrun.log'))
 
         production = names[-1]
         with folder.open(ENERGY_TERMS_FILE, 'w') as handle:
             handle.write('\n'.join(ENERGY_TERMS) + '\n\n')
-        energy = self._codeinfo(code_uuid, ['-nobackup', 'energy', '-f', f'{production}.edr', '-o', self._ENERGY_XVG],
-                                'energy.log')
+        energy = self.engine_codeinfo(
+            self.inputs.code, ['-nobackup', 'energy', '-f', f'{production}.edr', '-o', self._ENERGY_XVG], 'energy.log')
         energy.stdin_name = ENERGY_TERMS_FILE
         codes_info.append(energy)
-        if 'code' in self.inputs.get('descriptors', {}):
-            codes_info.append(self._descriptors_codeinfo(folder, production))
+        if self.with_descriptors:
+            # exactly as a cgmob.descriptors job would run it on this folder
+            codes_info.append(self.descriptors_codeinfo(
+                folder, descriptor_arguments([f'{production}.xtc'], f'{production}.tpr')))
 
         calcinfo.codes_info = codes_info
         calcinfo.codes_run_mode = datastructures.CodeRunMode.SERIAL
         retrieve = [self._ENERGY_XVG, 'energy.log', f'{production}.gro']
         for name in names:
             retrieve += [f'{name}_grompp.log', f'{name}_mdrun.log', f'{name}.log']
-        if 'code' in self.inputs.get('descriptors', {}):
-            retrieve += list(DESCRIPTOR_FILES)
+        if self.with_descriptors:
+            retrieve += list(descriptors_script.OUTPUT_FILES)
         if settings['retrieve_trajectory']:
             retrieve.append(f'{production}.xtc')
         calcinfo.retrieve_list = retrieve
         return calcinfo
-
-    def _descriptors_codeinfo(self, folder, production: str) -> datastructures.CodeInfo:
-        """cgmob-descriptors on the production trajectory, exactly as a cgmob.descriptors job would run it."""
-        return descriptors_codeinfo(folder, self.inputs.descriptors.code, self.inputs.descriptors.get('settings'),
-                                    descriptor_command(f'{production}.xtc', f'{production}.tpr'))
-
-    @staticmethod
-    def _codeinfo(code_uuid: str, cmdline: list[str], log: str) -> datastructures.CodeInfo:
-        codeinfo = datastructures.CodeInfo()
-        codeinfo.code_uuid = code_uuid
-        codeinfo.cmdline_params = cmdline
-        codeinfo.stdout_name = log
-        codeinfo.join_files = True
-        return codeinfo
-

@@ -11,35 +11,37 @@ old folder) and the loop goes on from the last completed iteration.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from aiida import orm
 from aiida.common import datastructures
-from aiida.engine import CalcJob
 
-from aiida_cgmob.data import PotentialData
-from aiida_cgmob.ibi import IbiInputError, IbiRun, initial_potential, validate_settings, write_ibi_input
+from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.data import PotentialData, configuration_of
+from aiida_cgmob.ibi import IbiInputError, initial_potential, validate_settings, write_ibi_input
 from aiida_cgmob.ibi.driver import (
+    FINAL_POTENTIAL_JSON,
     HISTORY_FILE,
     ITERATIONS_DIR,
     LOG_FILE,
     RESULT_FILE,
     START_DATA_FILE,
     STATE_FILE,
+    STDOUT_FILE,
+    Target,
+    inversion_grid,
+    validate_input,
 )
-from aiida_cgmob.lammps import Configuration, LammpsInputError, write_data
+from aiida_cgmob.lammps import LammpsInputError, lattice_configuration, write_data
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
-from aiida_cgmob.parsers.descriptors import define_descriptor_outputs
 from aiida_cgmob.potentials import PotentialError
+
+from .base import CgmobCalcJob, define_descriptor_outputs, omp_threads, same_computer_error
 
 __all__ = ['IbiCalculation', 'ibi_settings', 'target_arrays']
 
 PROCESS_TYPE = 'aiida.calculations:cgmob.ibi'
-STDOUT_NAME = 'cgmob-ibi.out'
-FINAL_POTENTIAL_FILE = 'final_potential.json'
-DESCRIPTOR_FILES = ('descriptors.npz', 'descriptors.json', 'descriptors_error.json')
 #: what a continuation copies from the interrupted job (its inputs are written afresh from this job's inputs)
 RESUME_FILES = (STATE_FILE, LOG_FILE, ITERATIONS_DIR)
 #: IBI settings a continuation must share with the job it continues: they fix the grids and the target range
@@ -76,21 +78,6 @@ def ibi_settings(inputs) -> dict:
     return validate_settings(inputs['settings'].get_dict() if 'settings' in inputs else None)
 
 
-def _threads(options) -> int:
-    if options.get('threads'):
-        return int(options['threads'])
-    resources = options.get('resources') or {}
-    per_machine = resources.get('num_mpiprocs_per_machine') or resources.get('tot_num_mpiprocs') or 1
-    return int(per_machine) * int(resources.get('num_cores_per_mpiproc') or 1)
-
-
-def _configuration(node: orm.ArrayData) -> Configuration:
-    names = set(node.get_arraynames())
-    if not {'positions', 'box'} <= names:
-        raise LammpsInputError(f'needs arrays "positions" (N, 3) and "box" (3,) in nm, got {sorted(names)}')
-    return Configuration(node.get_array('positions'), node.get_array('box'))
-
-
 def _input_data(inputs, lmp: str = 'lmp') -> dict:
     """The keyword arguments of write_ibi_input (besides the directory) from ``inputs``."""
     r, g = target_arrays(inputs['target'])
@@ -99,7 +86,7 @@ def _input_data(inputs, lmp: str = 'lmp') -> dict:
         'n_beads': inputs['n_beads'].value if 'n_beads' in inputs else None,
         'settings': inputs['settings'].get_dict() if 'settings' in inputs else {},
         'lammps_settings': inputs['lammps_settings'].get_dict() if 'lammps_settings' in inputs else {},
-        'lmp': lmp, 'threads': _threads(inputs['metadata']['options']),
+        'lmp': lmp, 'threads': omp_threads(inputs['metadata']['options']),
         'seed': inputs['seed'].value if 'seed' in inputs else 1,
         'initial': inputs['initial_potential'].potential if 'initial_potential' in inputs else None,
     }
@@ -110,7 +97,7 @@ def write_job_input(directory: str | Path, inputs, lmp: str) -> None:
     data = _input_data(inputs, lmp)
     write_ibi_input(directory, **data)
     if 'configuration' in inputs:
-        write_data(Path(directory) / START_DATA_FILE, _configuration(inputs['configuration']), data['mass'])
+        write_data(Path(directory) / START_DATA_FILE, configuration_of(inputs['configuration']), data['mass'])
 
 
 # ------------------------------------------------------------------------------------------------- validators
@@ -150,7 +137,7 @@ def validate_configuration(value, _):
     if value is None:
         return None
     try:
-        _configuration(value)
+        configuration_of(value)
     except LammpsInputError as exception:
         return f'configuration: {exception}'
     return None
@@ -163,19 +150,17 @@ def _validate_codes(inputs) -> str | None:
     if not isinstance(lammps, orm.InstalledCode):
         return (f'lammps_code {lammps.full_label!r} is a {type(lammps).__name__}: it must be an InstalledCode, whose '
                 'executable path the cgmob-ibi script calls')
-    if code.computer is not None and lammps.computer.pk != code.computer.pk:
-        return (f'lammps_code {lammps.full_label!r} is on computer {lammps.computer.label!r} but code '
-                f'{code.full_label!r} runs on {code.computer.label!r}: cgmob-ibi calls LAMMPS in the same job')
-    return None
+    return same_computer_error(f'lammps_code {lammps.full_label!r}', lammps, code,
+                               'cgmob-ibi calls LAMMPS in the same job')
 
 
 def _validate_parent(inputs) -> str | None:
     """A continuation starts from the checkpoint of a cgmob.ibi job with the same system and grids."""
     parent = inputs['parent_folder']
-    code = inputs.get('code')
-    if code is not None and code.computer is not None and parent.computer.pk != code.computer.pk:
-        return (f'parent_folder is on computer {parent.computer.label!r} but code {code.full_label!r} runs on '
-                f'{code.computer.label!r}: the checkpoint is copied on the computer itself')
+    error = same_computer_error('parent_folder', parent, inputs.get('code'),
+                                'the checkpoint is copied on the computer itself')
+    if error:
+        return error
     previous = parent.creator
     if previous is None or previous.process_type != PROCESS_TYPE:
         source = f'{previous.process_type or "no process"} <{previous.pk}>' if previous is not None else 'no process'
@@ -219,7 +204,7 @@ def validate_inputs(inputs, _):
         return 'give either n_beads (lattice start) or configuration, not both'
     try:
         if 'configuration' in inputs:
-            density = _configuration(inputs['configuration']).number_density
+            density = configuration_of(inputs['configuration']).number_density
             if not np.isclose(density, inputs['number_density'].value, rtol=1e-3):
                 return (f'number_density = {inputs["number_density"].value} nm^-3 but the configuration '
                         f'<{inputs["configuration"].pk}> holds {density:.6g} nm^-3: the inversion runs at the '
@@ -230,11 +215,17 @@ def validate_inputs(inputs, _):
         if abs(settings['temperature'] - lammps_settings['temperature']) > 1e-9:
             return (f'settings.temperature = {settings["temperature"]} K (kT of the updates) differs from '
                     f'lammps_settings.temperature = {lammps_settings["temperature"]} K (the thermostat): set both')
-        with tempfile.TemporaryDirectory() as directory:
-            write_job_input(directory, inputs, inputs['lammps_code'].filepath_executable.as_posix())
-            run = IbiRun(directory)  # target grid, cutoff against the box, start configuration
-            if 'parent_folder' not in inputs and 'initial_potential' not in inputs:
-                initial_potential(run.r, run.g_target, run.settings, run.input['number_density'])
+        # what the job's IbiRun will check, in memory: target grid and cutoff against the box, initial guess
+        data = _input_data(inputs, inputs['lammps_code'].filepath_executable.as_posix())
+        checked = validate_input({key: value for key, value in data.items()
+                                  if key not in ('target_r', 'target_g', 'initial')})
+        if 'configuration' in inputs:
+            box = configuration_of(inputs['configuration']).box
+        else:
+            box = lattice_configuration(checked['n_beads'], checked['number_density'], seed=checked['seed']).box
+        r, g_target, _ = inversion_grid(checked['settings'], Target(data['target_r'], data['target_g']), box)
+        if 'parent_folder' not in inputs and 'initial_potential' not in inputs:
+            initial_potential(r, g_target, checked['settings'], checked['number_density'])
     except (IbiInputError, LammpsInputError, PotentialError, ValueError) as exception:
         return str(exception)
     if 'parent_folder' in inputs:
@@ -245,14 +236,17 @@ def validate_inputs(inputs, _):
 # ---------------------------------------------------------------------------------------------------- CalcJob
 
 
-class IbiCalculation(CalcJob):
+class IbiCalculation(CgmobCalcJob):
     """Iterative Boltzmann inversion / iterative HNC of a one-bead liquid against a target g(r), in one job.
 
     See the module docstring; the method, settings and files are described in ``docs/ibi.rst``.
     """
 
+    _parser_name = 'cgmob.ibi'
+
     @classmethod
     def define(cls, spec):
+        """Ports, outputs and exit codes (see :mod:`aiida_cgmob.exit_codes`)."""
         super().define(spec)
         spec.input('lammps_code', valid_type=orm.AbstractCode,
                    help='LAMMPS (lmp with OPENMP): an InstalledCode on the computer of code; cgmob-ibi calls its '
@@ -282,8 +276,6 @@ class IbiCalculation(CalcJob):
         spec.input('metadata.options.threads', valid_type=int, required=False,
                    help='OpenMP threads of LAMMPS [default: num_mpiprocs_per_machine x num_cores_per_mpiproc].')
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['parser_name'].default = 'cgmob.ibi'
 
         spec.output('potential', valid_type=PotentialData, required=False,
                     help='The final potential: the last iteration\'s when converged, else the best one.')
@@ -297,38 +289,15 @@ class IbiCalculation(CalcJob):
         define_descriptor_outputs(spec, namespace='descriptors', required=False)
         spec.default_output_node = 'result'
 
-        # 3xx: outputs missing or unreadable; 350: the inversion is fine but its final descriptors failed
-        spec.exit_code(300, 'ERROR_NO_OUTPUT', invalidates_cache=True,
-                       message='cgmob-ibi left neither a result nor a checkpoint (no iteration completed): {log}')
-        spec.exit_code(301, 'ERROR_SCRIPT_CRASHED', invalidates_cache=True,
-                       message='cgmob-ibi stopped with an uncaught error (a bug: please report it): {error}')
-        spec.exit_code(302, 'ERROR_OUTPUT_UNREADABLE', invalidates_cache=True,
-                       message='The output files of cgmob-ibi could not be read: {error}')
-        spec.exit_code(350, 'ERROR_DESCRIPTORS',
-                       message='The inversion converged (outputs attached) but the descriptors of the final '
-                               'potential\'s run failed ({kind}): {error}')
-        # 4xx: failures of the run; 400 can be continued from the checkpoint
-        spec.exit_code(400, 'ERROR_OUT_OF_WALLTIME', invalidates_cache=True,
-                       message='The job stopped after {iterations} completed iteration(s) without a result (wall '
-                               'time?); continue from the checkpoint in the remote folder.')
-        spec.exit_code(401, 'ERROR_INVALID_INPUT', invalidates_cache=True,
-                       message='cgmob-ibi refused its input: {message}')
-        spec.exit_code(410, 'ERROR_DIVERGED',
-                       message='The inversion diverged (best potential attached): {message}')
-        spec.exit_code(420, 'ERROR_LAMMPS', invalidates_cache=True,
-                       message='LAMMPS failed (outputs of the completed iterations attached): {message}')
-        spec.exit_code(430, 'ERROR_NOT_CONVERGED',
-                       message='Not converged within max_iterations (best potential attached): {message}')
+        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_UNREADABLE', 'ERROR_SCRIPT_CRASHED',
+                              'ERROR_DESCRIPTORS', 'ERROR_OUT_OF_WALLTIME', 'ERROR_INPUT_REFUSED', 'ERROR_ENGINE',
+                              'ERROR_DIVERGED', 'ERROR_NOT_CONVERGED')
 
     def prepare_for_submission(self, folder):
         lammps = self.inputs.lammps_code
         write_job_input(folder.abspath, self.inputs, lammps.filepath_executable.as_posix())
 
-        codeinfo = datastructures.CodeInfo()
-        codeinfo.code_uuid = self.inputs.code.uuid
-        codeinfo.cmdline_params = ['.']
-        codeinfo.stdout_name = STDOUT_NAME
-        codeinfo.join_files = True
+        codeinfo = self.engine_codeinfo(self.inputs.code, ['.'], STDOUT_FILE)
         codeinfo.withmpi = False
 
         calcinfo = datastructures.CalcInfo()
@@ -341,8 +310,8 @@ class IbiCalculation(CalcJob):
             calcinfo.remote_copy_list = [(parent.computer.uuid, f'{source}/{name}', name) for name in RESUME_FILES]
         if lammps.prepend_text and lammps.prepend_text != self.inputs.code.prepend_text:
             calcinfo.prepend_text = lammps.prepend_text
-        calcinfo.retrieve_list = [RESULT_FILE, HISTORY_FILE, FINAL_POTENTIAL_FILE, LOG_FILE, STDOUT_NAME,
-                                  *DESCRIPTOR_FILES]
+        calcinfo.retrieve_list = [RESULT_FILE, HISTORY_FILE, FINAL_POTENTIAL_JSON, LOG_FILE, STDOUT_FILE,
+                                  *descriptors_script.RESULT_FILES, descriptors_script.ERROR_FILE]
         # the checkpoint only tells the parser whether the job can be continued: not stored
         calcinfo.retrieve_temporary_list = [STATE_FILE]
         return calcinfo

@@ -17,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 from aiida import orm
 from aiida.common import datastructures
-from aiida.engine import CalcJob, calcfunction
+from aiida.engine import calcfunction
 
-from aiida_cgmob.data import PotentialData
+from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.data import PotentialData, configuration_node, configuration_of
 from aiida_cgmob.lammps import Configuration, LammpsInputError, lattice_configuration, parse_log, prepare_run
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
 from aiida_cgmob.lammps.aa_start import configuration_from_gromacs
@@ -29,19 +30,18 @@ from aiida_cgmob.lammps.inputs import (
     FINAL_RESTART,
     LOG_NAME,
     RESTART_NAMES,
+    STDOUT_NAME,
     TABLE_NAME,
     TRAJECTORY_NAME,
 )
-from aiida_cgmob.lammps.outputs import LammpsLog, discard_incomplete_restarts
+from aiida_cgmob.lammps.outputs import discard_incomplete_restarts
 from aiida_cgmob.lammps.run import lammps_command
-from aiida_cgmob.parsers.descriptors import DESCRIPTOR_FILES, define_descriptor_outputs
 
-from .descriptors import descriptor_command, descriptors_codeinfo, validate_descriptor_settings_node
+from .base import CgmobCalcJob, continuation_chain, descriptor_arguments, retrieved_text, same_computer_error
 
-__all__ = ['LammpsCgCalculation', 'cg_configuration_from_aa', 'configuration_node', 'continuation_chain']
+__all__ = ['LammpsCgCalculation', 'cg_configuration_from_aa']
 
 PROCESS_TYPE = 'aiida.calculations:cgmob.lammps.cg'
-STDOUT_NAME = 'lammps.out'
 #: restart files of the k-th job back in the chain are copied as parent<k>.<name>: the new run writes its own
 RESTART_COPY = 'parent{}.{}'
 #: how many jobs back restart files are taken from: enough when a job or two were killed before writing one
@@ -57,53 +57,8 @@ CONTINUATION_KEYS = ('timestep', 'equilibration', 'frame_interval', 'ensemble', 
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def configuration_node(configuration: Configuration) -> orm.ArrayData:
-    """An (unstored) ArrayData with ``positions`` (N, 3) and ``box`` (3,) in nm."""
-    node = orm.ArrayData()
-    node.set_array('positions', np.asarray(configuration.positions, dtype=float))
-    node.set_array('box', np.asarray(configuration.box, dtype=float))
-    node.base.attributes.set_many({'n_beads': configuration.n_beads, 'number_density': configuration.number_density,
-                                   'units': {'positions': 'nm', 'box': 'nm', 'number_density': 'nm^-3'}})
-    return node
-
-
-def configuration_of(node: orm.ArrayData) -> Configuration:
-    """The kernel Configuration of an ArrayData with arrays ``positions`` and ``box`` (LammpsInputError if not)."""
-    names = set(node.get_arraynames())
-    if not {'positions', 'box'} <= names:
-        raise LammpsInputError(f'needs arrays "positions" (N, 3) and "box" (3,) in nm, got {sorted(names)}')
-    return Configuration(node.get_array('positions'), node.get_array('box'))
-
-
 def _settings(inputs) -> dict:
     return validate_lammps_settings(inputs['settings'].get_dict() if 'settings' in inputs else None)
-
-
-def continuation_chain(parent: orm.RemoteData) -> list[orm.CalcJobNode]:
-    """The ``cgmob.lammps.cg`` runs a continuation from ``parent`` extends, oldest first (``parent``'s creator last)."""
-    chain = []
-    node = parent.creator
-    if node is None:
-        raise ValueError(f'parent_folder: RemoteData<{parent.pk}> was not made by a calculation; continue only the '
-                         'remote folder of a cgmob.lammps.cg run')
-    while node is not None:
-        if node.process_type != PROCESS_TYPE:
-            raise ValueError(f'parent_folder: RemoteData<{parent.pk}> comes from {node.process_type or "no process"} '
-                             f'<{node.pk}>, not from a cgmob.lammps.cg run')
-        chain.append(node)
-        folder = node.inputs.parent_folder if 'parent_folder' in node.inputs else None
-        node = folder.creator if folder is not None else None
-    return chain[::-1]
-
-
-def retrieved_log(calculation: orm.CalcJobNode) -> LammpsLog | None:
-    """The parsed LAMMPS log a run retrieved, or None."""
-    if 'retrieved' not in calculation.outputs:
-        return None
-    retrieved = calculation.outputs.retrieved
-    if LOG_NAME not in retrieved.base.repository.list_object_names():
-        return None
-    return parse_log(retrieved.base.repository.get_object_content(LOG_NAME))
 
 
 def _remote_folder(calculation: orm.CalcJobNode) -> orm.RemoteData:
@@ -177,12 +132,12 @@ def _start(inputs) -> tuple[str | None, str | None]:
 
 def _validate_continuation(inputs, settings: dict) -> str | None:
     parent = inputs['parent_folder']
-    code = inputs.get('code')
-    if code is not None and code.computer is not None and parent.computer.pk != code.computer.pk:
-        return (f'parent_folder is on computer {parent.computer.label!r} but code {code.full_label!r} runs on '
-                f'{code.computer.label!r}: the restart file is copied on the computer itself')
+    error = same_computer_error('parent_folder', parent, inputs.get('code'),
+                                'the restart file is copied on the computer itself')
+    if error:
+        return error
     try:
-        chain = continuation_chain(parent)
+        chain = continuation_chain(parent, PROCESS_TYPE)
     except ValueError as exception:
         return str(exception)
     previous = chain[-1]
@@ -213,12 +168,9 @@ def validate_inputs(inputs, _):
         settings = _settings(inputs)
     except LammpsInputError:
         return None  # the settings port reports it
-    code = inputs.get('code')
-    descriptors_code = inputs.get('descriptors', {}).get('code')
-    if descriptors_code is not None and code is not None and descriptors_code.computer is not None \
-            and code.computer is not None and descriptors_code.computer.pk != code.computer.pk:
-        return (f'descriptors.code {descriptors_code.full_label!r} is not on the computer of code '
-                f'{code.full_label!r}: both run in the same job')
+    error = CgmobCalcJob.validate_descriptors_code(inputs)
+    if error:
+        return error
     if start == 'parent_folder':
         return _validate_continuation(inputs, settings)
     cutoff = inputs['potential'].cutoff
@@ -240,11 +192,14 @@ def validate_inputs(inputs, _):
 # ---------------------------------------------------------------------------------------------------- CalcJob
 
 
-class LammpsCgCalculation(CalcJob):
+class LammpsCgCalculation(CgmobCalcJob):
     """One-bead CG liquid in LAMMPS with a tabulated potential: minimise, equilibrate, produce (module docstring)."""
+
+    _parser_name = 'cgmob.lammps.cg'
 
     @classmethod
     def define(cls, spec):
+        """Ports, outputs and exit codes (see :mod:`aiida_cgmob.exit_codes`)."""
         super().define(spec)
         spec.input('potential', valid_type=PotentialData, help='Tabulated pair potential U(r) (nm, kJ/mol).')
         spec.input('mass', valid_type=orm.Float, validator=validate_mass, help='Bead mass in g/mol.')
@@ -262,63 +217,25 @@ class LammpsCgCalculation(CalcJob):
                         'cg_configuration_from_aa, or final_configuration of another CG run).')
         spec.input('parent_folder', valid_type=orm.RemoteData, required=False,
                    help='Remote folder of an interrupted cgmob.lammps.cg run: continue from its newest restart file.')
-        spec.input_namespace('descriptors', required=False, populate_defaults=False,
-                             help='Compute the descriptors of the production trajectory in the same job.')
-        spec.input('descriptors.code', valid_type=orm.AbstractCode, required=False,
-                   help='The cgmob-descriptors code, on the same computer as code.')
-        spec.input('descriptors.settings', valid_type=orm.Dict, required=False,
-                   validator=validate_descriptor_settings_node,
-                   help='Settings of cgmob-descriptors (as for cgmob.descriptors).')
+        cls.define_descriptors_namespace(spec)
         spec.inputs.validator = validate_inputs
-        spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-        spec.inputs['metadata']['options']['parser_name'].default = 'cgmob.lammps.cg'
 
         spec.output('thermo', valid_type=orm.Dict,
                     help='Production averages (_std: standard deviation, _error: standard error from 5 blocks) with '
                          'units in the key names, n_samples, ensemble, ns_per_day, wall_time_s, warnings, status.')
         spec.output('final_configuration', valid_type=orm.ArrayData,
                     help='Final bead positions (N, 3) and box (3,) in nm, wrapped into the box.')
-        define_descriptor_outputs(spec, namespace='descriptors', required=False)
         spec.default_output_node = 'thermo'
-
-        # 3xx: outputs missing or unreadable
-        spec.exit_code(301, 'ERROR_NO_LOG', invalidates_cache=True,
-                       message='LAMMPS wrote no log: it did not start. Its output: {output}')
-        spec.exit_code(302, 'ERROR_FINAL_CONFIGURATION_MISSING', invalidates_cache=True,
-                       message='The run finished but its final configuration is missing or unreadable: {error}')
-        spec.exit_code(303, 'ERROR_THERMO_MISSING', invalidates_cache=True,
-                       message='The log holds no thermodynamic output of the production.')
-        spec.exit_code(350, 'ERROR_DESCRIPTORS',
-                       message='The run finished but its descriptors failed ({kind}): {error}')
-        # 4xx: run failures
-        spec.exit_code(400, 'ERROR_OUT_OF_WALLTIME', invalidates_cache=True,
-                       message='LAMMPS stopped at step {step} of {total}: {reason}. Continue from the restart file '
-                               'in the remote folder.')
-        spec.exit_code(401, 'ERROR_NO_RESTART_FILE', invalidates_cache=True,
-                       message='The run to continue left no restart file: {error}')
-        spec.exit_code(410, 'ERROR_UNSTABLE_INTEGRATION', invalidates_cache=True,
-                       message='The integration became unstable after step {step}: {error}')
-        spec.exit_code(420, 'ERROR_LAMMPS', invalidates_cache=True, message='LAMMPS stopped with an error: {error}')
-
-    def _threads(self) -> int:
-        """OpenMP threads per LAMMPS process: all cores of the job without MPI, the cores of one rank with it."""
-        options = self.inputs.metadata.options
-        resources = options.resources
-        per_rank = int(resources.get('num_cores_per_mpiproc') or 1)
-        if options.get('withmpi'):
-            return per_rank
-        per_machine = resources.get('num_mpiprocs_per_machine') or resources.get('tot_num_mpiprocs') or 1
-        return int(per_machine) * per_rank
+        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_MISSING', 'ERROR_DESCRIPTORS',
+                              'ERROR_OUT_OF_WALLTIME', 'ERROR_NO_RESTART_FILE', 'ERROR_UNSTABLE_INTEGRATION',
+                              'ERROR_ENGINE')
 
     def _timeout_seconds(self) -> float | None:
         walltime = self.inputs.metadata.options.get('max_wallclock_seconds')
         if not walltime:
             return None
-        fraction = TIMEOUT_FRACTION_WITH_DESCRIPTORS if self._with_descriptors() else TIMEOUT_FRACTION
+        fraction = TIMEOUT_FRACTION_WITH_DESCRIPTORS if self.with_descriptors else TIMEOUT_FRACTION
         return fraction * walltime
-
-    def _with_descriptors(self) -> bool:
-        return 'code' in self.inputs.get('descriptors', {})
 
     def _configuration(self, settings: dict) -> Configuration:
         if 'configuration' in self.inputs:
@@ -334,7 +251,7 @@ class LammpsCgCalculation(CalcJob):
         segments: list[str] = []
         configuration, restart_from, prepend = None, None, []
         if 'parent_folder' in self.inputs:
-            chain = continuation_chain(self.inputs.parent_folder)
+            chain = continuation_chain(self.inputs.parent_folder, PROCESS_TYPE)
             # Copies, not links: LAMMPS must never write into an earlier job's folder.  The restart files of the
             # last jobs of the chain, newest job first; missing ones are skipped at the copy, ones cut short by
             # a kill are deleted before LAMMPS starts, and LAMMPS reads the one holding the largest step.
@@ -348,8 +265,8 @@ class LammpsCgCalculation(CalcJob):
             prepend.append(discard_incomplete_restarts(restart_from))
             # earlier trajectory segments are linked (they can be large), oldest first
             for calculation in chain:
-                log = retrieved_log(calculation)
-                if log is None or not log.trajectory_opened:
+                log = retrieved_text(calculation, LOG_NAME)
+                if log is None or not parse_log(log).trajectory_opened:
                     continue  # stopped before production: no xtc
                 segments.append(SEGMENT_NAME.format(len(segments) + 1))
                 remote = _remote_folder(calculation)
@@ -360,12 +277,8 @@ class LammpsCgCalculation(CalcJob):
         prepare_run(folder.abspath, self.inputs.potential.potential, self.inputs.mass.value, settings,
                     configuration=configuration, restart_from=restart_from, timeout_seconds=self._timeout_seconds())
 
-        threads = self._threads()
-        lammps = datastructures.CodeInfo()
-        lammps.code_uuid = self.inputs.code.uuid
-        lammps.cmdline_params = lammps_command('lmp', threads)[1:]
-        lammps.stdout_name = STDOUT_NAME
-        lammps.join_files = True
+        threads = self.threads
+        lammps = self.engine_codeinfo(self.inputs.code, lammps_command('lmp', threads)[1:], STDOUT_NAME)
         lammps.withmpi = bool(self.inputs.metadata.options.get('withmpi'))
         calcinfo.codes_info = [lammps]
         calcinfo.codes_run_mode = datastructures.CodeRunMode.SERIAL
@@ -374,15 +287,9 @@ class LammpsCgCalculation(CalcJob):
         calcinfo.prepend_text = '\n'.join([f'export OMP_NUM_THREADS={threads}', *prepend])
         # the table and the starting beads are made from input nodes: no second copy in the repository
         calcinfo.provenance_exclude_list = [TABLE_NAME, DATA_NAME]
-        if self._with_descriptors():
-            calcinfo.codes_info.append(self._descriptors_codeinfo(folder, segments))
-            calcinfo.retrieve_list += list(DESCRIPTOR_FILES)
+        if self.with_descriptors:
+            # all production segments in order, every particle a bead of the run's mass
+            arguments = descriptor_arguments([*segments, TRAJECTORY_NAME], bead_mass=self.inputs.mass.value)
+            calcinfo.codes_info.append(self.descriptors_codeinfo(folder, arguments))
+            calcinfo.retrieve_list += list(descriptors_script.OUTPUT_FILES)
         return calcinfo
-
-    def _descriptors_codeinfo(self, folder, segments: list[str]) -> datastructures.CodeInfo:
-        """cgmob-descriptors on all production segments in order, every particle a bead of ``mass``."""
-        arguments = segments + descriptor_command(TRAJECTORY_NAME, bead_mass=self.inputs.mass.value)
-        codeinfo = descriptors_codeinfo(folder, self.inputs.descriptors.code, self.inputs.descriptors.get('settings'),
-                                        arguments)
-        codeinfo.withmpi = False  # a serial Python script, also when LAMMPS runs under mpirun
-        return codeinfo

@@ -1,6 +1,7 @@
 """AiiDA data types of aiida-cgmob."""
 
 from .bonded_parameters import BondedParametersData
+from .configuration import configuration_node, configuration_of
 from .potential import PotentialData
 
-__all__ = ['BondedParametersData', 'PotentialData']
+__all__ = ['BondedParametersData', 'PotentialData', 'configuration_node', 'configuration_of']

@@ -59,6 +59,8 @@ STAGE_TYPES: dict[str, dict] = {
 
 #: Integrators that propagate dynamics (time step, velocities); the others minimise.
 MD_INTEGRATORS = ('md', 'md-vv', 'md-vv-avek', 'sd', 'bd')
+#: The smallest all-atom time step (ps) worth trying when integration is unstable (8x below the usual 2 fs).
+MINIMUM_TIMESTEP = 0.00025
 
 _POSITIVE = ('dt', 'ref-t', 'tau-t', 'tau-p', 'compressibility', 'rcoulomb', 'rvdw', 'emstep', 'gen-temp')
 _INTEGER = ('nsteps', 'nstcalcenergy', 'nstenergy', 'nstlog', 'nstxout-compressed', 'nstlist', 'gen-seed')

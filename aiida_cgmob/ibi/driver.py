@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 
 from ..analysis import DescriptorError, compute_descriptors
+from ..analysis import cli as descriptors_script
 from ..analysis.descriptors import radial_distribution
 from ..analysis.descriptors import validate_settings as validate_descriptor_settings
 from ..analysis.trajectory import read_beads
 from ..lammps import LammpsError, LammpsInputError, lattice_configuration, prepare_run, run_lammps
 from ..lammps import validate_settings as validate_lammps_settings
-from ..lammps.inputs import FINAL_DATA, TRAJECTORY_NAME, read_data
+from ..lammps.inputs import FINAL_DATA, MINIMUM_TIMESTEP, TRAJECTORY_NAME, read_data
 from ..potentials import (
     BOLTZMANN_KJ,
     Potential,
@@ -61,6 +62,7 @@ HISTORY_FILE = 'ibi_history.npz'
 RESULT_FILE = 'ibi_result.json'
 LOG_FILE = 'ibi.log'
 FINAL_POTENTIAL_JSON = 'final_potential.json'
+STDOUT_FILE = 'cgmob-ibi.out'  # the script's stdout and stderr, as the jobs capture them
 FINAL_POTENTIAL_TABLE = 'final_potential.table'
 ITERATIONS_DIR = 'iterations'
 
@@ -204,6 +206,31 @@ def validate_input(data: dict) -> dict:
     return result
 
 
+def inversion_grid(settings: dict, target: Target, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """The inversion's g(r) grid ``r`` (nm), the target on it and the fit range (nm), checked against the box.
+
+    ``settings`` are validated IBI settings and ``box`` the CG box edges (nm).  IbiInputError when the cutoff
+    exceeds half the box, the target ends before the cutoff, or g is not finite and >= 0.  The job and the
+    validation of its inputs (before submission, no files) both use it.
+    """
+    half_box = float(np.min(box)) / 2
+    if settings['cutoff'] > half_box:
+        raise IbiInputError(f'cutoff {settings["cutoff"]} nm exceeds half the CG box ({half_box:.4g} nm): '
+                            'use more beads or a shorter cutoff')
+    target_edge = float(target.r[-1] + (target.r[-1] - target.r[-2]) / 2)
+    r = grid(settings['bin_width'], min(target_edge, half_box))
+    if r.size < 10 or r[-1] < settings['cutoff']:
+        raise IbiInputError(f'the target g(r) ends at {target_edge:.4g} nm, before the cutoff {settings["cutoff"]} nm')
+    if not np.all(np.isfinite(target.g)) or np.any(target.g < 0):
+        raise IbiInputError('g_target must be finite and >= 0')
+    g_target = np.interp(r, target.r, target.g)
+    fit_range = settings['fit_range']
+    if fit_range is None:
+        above = np.flatnonzero(g_target > 0.05)
+        fit_range = [float(r[above[0]]) if above.size else 0.0, settings['cutoff']]
+    return r, g_target, tuple(float(value) for value in fit_range)
+
+
 def grid(bin_width: float, r_max: float) -> np.ndarray:
     """Bin centres (k + 1/2) bin_width of the g(r) histograms up to ``r_max`` (nm)."""
     return bin_width * (np.arange(int(np.floor(r_max / bin_width + 1e-9))) + 0.5)
@@ -290,25 +317,7 @@ class IbiRun:
         self.settings = self.input['settings']
         target = Target.read(self.directory / TARGET_FILE)
         self.configuration = self._start_configuration()
-        box = self.configuration.box
-        half_box = float(box.min()) / 2
-        if self.settings['cutoff'] > half_box:
-            raise IbiInputError(f'cutoff {self.settings["cutoff"]} nm exceeds half the CG box ({half_box:.4g} nm): '
-                                'use more beads or a shorter cutoff')
-        target_edge = float(target.r[-1] + (target.r[-1] - target.r[-2]) / 2)
-        r_max = min(target_edge, half_box)
-        self.r = grid(self.settings['bin_width'], r_max)
-        if self.r.size < 10 or self.r[-1] < self.settings['cutoff']:
-            raise IbiInputError(f'the target g(r) ends at {target_edge:.4g} nm, before the cutoff '
-                                f'{self.settings["cutoff"]} nm')
-        if not np.all(np.isfinite(target.g)) or np.any(target.g < 0):
-            raise IbiInputError('g_target must be finite and >= 0')
-        self.g_target = np.interp(self.r, target.r, target.g)
-        fit_range = self.settings['fit_range']
-        if fit_range is None:
-            above = np.flatnonzero(self.g_target > 0.05)
-            fit_range = [float(self.r[above[0]]) if above.size else 0.0, self.settings['cutoff']]
-        self.fit_range = tuple(float(value) for value in fit_range)
+        self.r, self.g_target, self.fit_range = inversion_grid(self.settings, target, self.configuration.box)
         self.kT = BOLTZMANN_KJ * self.settings['temperature']
 
     def _start_configuration(self):
@@ -399,7 +408,7 @@ class IbiRun:
                 record, g = self._run_iteration(iteration, potential, state['configuration'], state['timestep'])
             except LammpsError as exception:
                 unstable = exception.log is not None and exception.log.unstable
-                if unstable and state['timestep'] / 2 >= 1e-4:
+                if unstable and state['timestep'] / 2 >= MINIMUM_TIMESTEP:
                     state['timestep'] /= 2  # the failure MD really has: a too-long step for this potential
                     self._log(f'# iteration {iteration}: {exception}; retrying with time step {state["timestep"]} ps')
                     continue
@@ -486,7 +495,7 @@ class IbiRun:
 
     def _final_descriptors(self, iteration: int) -> None:
         """g(r), D and density of the final potential's own run: same kernel as every descriptor."""
-        for name in ('descriptors.npz', 'descriptors.json', 'descriptors_error.json'):
+        for name in (*descriptors_script.RESULT_FILES, descriptors_script.ERROR_FILE):
             (self.directory / name).unlink(missing_ok=True)
         trajectory_path = self.directory / ITERATIONS_DIR / f'{iteration:03d}' / TRAJECTORY_NAME
         try:
@@ -495,7 +504,7 @@ class IbiRun:
         except (DescriptorError, ValueError) as exception:
             kind = exception.kind if isinstance(exception, DescriptorError) else 'invalid_settings'
             error = {'kind': kind, 'message': str(exception)}
-            (self.directory / 'descriptors_error.json').write_text(json.dumps(error))
+            (self.directory / descriptors_script.ERROR_FILE).write_text(json.dumps(error))
             return
         descriptors.write(self.directory)
 

@@ -24,12 +24,16 @@ TABLE_NAME = 'potential.table'
 TABLE_KEYWORD = 'CG'
 TRAJECTORY_NAME = 'production.xtc'
 LOG_NAME = 'log.lammps'
+STDOUT_NAME = 'lammps.out'  # lmp's stdout and stderr, as the jobs capture them
 RESTART_NAMES = ('restart.a', 'restart.b')  # LAMMPS alternates between the two: one is always whole
 FINAL_RESTART = 'final.restart'
 FINAL_DATA = 'final.data'
 ENSEMBLES = ('nvt', 'npt')
 DUMP_ID = 'trajectory'  # the production xtc dump; its command in the log means the file was opened
 NO_RESTART_MESSAGE = 'no restart file to continue from'
+#: The smallest CG time step (ps) worth trying when integration is unstable: 10x below the usual 5 fs; the IBI
+#: script and the cgmob.lammps.cg.base chain both halve the step down to it.
+MINIMUM_TIMESTEP = 0.0005
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     'ensemble': 'nvt',  # Nosé-Hoover NVT, or NPT (isotropic, Nosé-Hoover barostat)

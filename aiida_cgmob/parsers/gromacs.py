@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from aiida import orm
-from aiida.parsers import Parser
 
 from aiida_cgmob.gromacs import plan_stages
 from aiida_cgmob.gromacs.outputs import (
@@ -17,7 +16,7 @@ from aiida_cgmob.gromacs.outputs import (
     read_xvg,
     topology_mass,
 )
-from aiida_cgmob.parsers.descriptors import log_tail, read_descriptor_outcome
+from aiida_cgmob.parsers.base import CgmobParser
 from aiida_cgmob.units import AVOGADRO
 
 __all__ = ['GromacsParser']
@@ -31,16 +30,11 @@ ENERGY_COLUMNS = {
 }
 
 
-class GromacsParser(Parser):
+class GromacsParser(CgmobParser):
     """Walk the stages in order; the first one that failed decides the exit code."""
 
-    def _read(self, filename: str) -> str | None:
-        try:
-            return self.retrieved.base.repository.get_object_content(filename)
-        except (FileNotFoundError, OSError):
-            return None
-
     def parse(self, **kwargs):
+        """Per-stage status, production averages and time series, descriptors; the first failure's exit code."""
         stages = plan_stages(self.node.inputs.parameters.get_dict()['stages'])
         report: dict = {'stages': [], 'units': {name: unit for name, unit in ENERGY_COLUMNS.values()}}
         report['units'].update({'ns_per_day': 'ns/day', 'production_time': 'ps'})
@@ -52,24 +46,10 @@ class GromacsParser(Parser):
 
         if failure is None:
             failure = self._parse_production(stages[-1], report)
-        requested = 'descriptors__code' in self.node.base.links.get_incoming().all_link_labels()
-        if failure is None and requested:
-            failure = self._parse_descriptors()
+        if failure is None and self.descriptors_requested:
+            failure = self.attach_descriptors(report=report)
         self.out('output_parameters', orm.Dict(report))
         return failure
-
-    def _parse_descriptors(self):
-        try:
-            nodes, error, log = read_descriptor_outcome(self.retrieved)
-        except (ValueError, KeyError, OSError) as exception:
-            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='unreadable output', error=str(exception))
-        if error is not None:
-            return self.exit_codes.ERROR_DESCRIPTORS.format(kind=error['kind'], error=error['message'])
-        if nodes is None:
-            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='no output', error=log_tail(log))
-        for name, node in nodes.items():
-            self.out(f'descriptors.{name}', node)
-        return None
 
     def _parse_stage(self, stage: dict, report: dict):
         name = stage['name']
@@ -81,7 +61,7 @@ class GromacsParser(Parser):
         report['stages'].append(entry)
         if grompp_log is None and not mdrun_out and not log:
             report['failed_stage'] = name
-            return exit_codes.ERROR_STAGE_NOT_REACHED.format(stage=name)
+            return exit_codes.ERROR_STAGE_NOT_REACHED.format(message=f'stage {name!r} left no output')
         if grompp_log is not None:
             warnings = grompp_warnings(grompp_log)
             if warnings:
@@ -96,7 +76,7 @@ class GromacsParser(Parser):
                 report['failed_stage'] = name
                 detail = error + (f' Warnings: {" | ".join(warnings)}' if warnings else '')
                 self.logger.error(f'grompp failed in stage {name}: {detail}')
-                return exit_codes.ERROR_GROMPP.format(stage=name, error=detail)
+                return exit_codes.ERROR_INPUT_REFUSED.format(message=f'grompp refused stage {name!r}: {detail}')
         status = mdrun_status(log, mdrun_out)
         entry.update({'last_step': status.last_step, 'ns_per_day': status.ns_per_day})
         if status.error:
@@ -105,12 +85,13 @@ class GromacsParser(Parser):
             report['failed_stage'] = name
             self.logger.error(f'mdrun failed in stage {name}: {status.error}')
             if status.unstable:
-                return exit_codes.ERROR_UNSTABLE_INTEGRATION.format(stage=name, error=status.error)
-            return exit_codes.ERROR_MDRUN.format(stage=name, error=status.error)
+                return exit_codes.ERROR_UNSTABLE_INTEGRATION.format(message=f'stage {name!r}: {status.error}')
+            return exit_codes.ERROR_ENGINE.format(message=f'mdrun failed in stage {name!r}: {status.error}')
         if not status.finished:
             entry['status'] = 'interrupted'
             report['failed_stage'] = name
-            return exit_codes.ERROR_OUT_OF_WALLTIME.format(stage=name, step=status.last_step)
+            return exit_codes.ERROR_OUT_OF_WALLTIME.format(
+                message=f'stage {name!r} stopped at step {status.last_step}; its checkpoint is in the remote folder')
         entry['status'] = 'finished'
         return None
 
@@ -118,7 +99,7 @@ class GromacsParser(Parser):
         name = stage['name']
         gro = self._read(f'{name}.gro')
         if gro is None:
-            return self.exit_codes.ERROR_OUTPUT_STRUCTURE_MISSING.format(filename=f'{name}.gro')
+            return self.exit_codes.ERROR_OUTPUT_MISSING.format(message=f'the final structure {name}.gro of production')
         try:
             data, legends = read_xvg(self._read('energy.xvg') or '')
             if data.shape[0] == 0:
@@ -126,7 +107,7 @@ class GromacsParser(Parser):
         except ValueError as exception:
             energy_log = self._read('energy.log') or ''
             error = fatal_error(energy_log) or str(exception)
-            return self.exit_codes.ERROR_ENERGY_OUTPUT_MISSING.format(error=error)
+            return self.exit_codes.ERROR_OUTPUT_MISSING.format(message=f'the energy time series of production: {error}')
 
         series = {'time': data[:, 0]}
         for column, legend in enumerate(legends, start=1):

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 from aiida import orm
-from aiida.parsers import Parser
 
-from aiida_cgmob.calculations.lammps_cg import (
-    STDOUT_NAME,
-    configuration_node,
-    continuation_chain,
-    retrieved_log,
-)
+from aiida_cgmob.calculations.base import continuation_chain, retrieved_text
+from aiida_cgmob.data import configuration_node
 from aiida_cgmob.lammps import LammpsInputError, parse_log, total_steps, validate_settings
-from aiida_cgmob.lammps.inputs import FINAL_DATA, LOG_NAME, NO_RESTART_MESSAGE, read_data
+from aiida_cgmob.lammps.inputs import FINAL_DATA, LOG_NAME, NO_RESTART_MESSAGE, STDOUT_NAME, read_data
 from aiida_cgmob.lammps.outputs import LammpsLog, production_thermo, thermo_averages
-from aiida_cgmob.parsers.descriptors import log_tail, read_descriptor_outcome
+from aiida_cgmob.parsers.base import CgmobParser, json_clean, log_tail
 
 __all__ = ['LammpsCgParser']
 
@@ -29,23 +23,18 @@ MAX_WARNINGS = 10
 
 def thermo_node(report: dict) -> orm.Dict:
     """The report as a Dict; NaN (e.g. no block error for a short run) stored as None, which the database takes."""
-    return orm.Dict({key: None if isinstance(value, float) and not math.isfinite(value) else value
-                     for key, value in report.items()})
+    return orm.Dict(json_clean(report))
 
 
-class LammpsCgParser(Parser):
+class LammpsCgParser(CgmobParser):
     """The log decides: an ERROR line, an unfinished run, or a finished one whose outputs are read."""
 
-    def _read(self, filename: str) -> str | None:
-        try:
-            return self.retrieved.base.repository.get_object_content(filename)
-        except (FileNotFoundError, OSError):
-            return None
-
     def parse(self, **kwargs):
+        """Thermodynamic averages, final configuration and descriptors; the LAMMPS failure's exit code."""
         text = self._read(LOG_NAME)
         if text is None:
-            return self.exit_codes.ERROR_NO_LOG.format(output=log_tail(self._read(STDOUT_NAME) or ''))
+            return self.exit_codes.ERROR_NO_OUTPUT.format(
+                message=f'LAMMPS wrote no log: it did not start. Its output: {log_tail(self._read(STDOUT_NAME) or "")}')
         log = parse_log(text)
         settings = validate_settings(self.node.inputs.settings.get_dict() if 'settings' in self.node.inputs else None)
         n_equil, n_total = total_steps(settings)
@@ -56,10 +45,11 @@ class LammpsCgParser(Parser):
             self.out('thermo', thermo_node(report))
             self.logger.error(f'LAMMPS failed: {log.error}')
             if NO_RESTART_MESSAGE in log.error:
-                return self.exit_codes.ERROR_NO_RESTART_FILE.format(error=log.error)
+                return self.exit_codes.ERROR_NO_RESTART_FILE.format(message=log.error)
             if log.unstable:
-                return self.exit_codes.ERROR_UNSTABLE_INTEGRATION.format(step=log.last_step or 0, error=log.error)
-            return self.exit_codes.ERROR_LAMMPS.format(error=log.error)
+                return self.exit_codes.ERROR_UNSTABLE_INTEGRATION.format(
+                    message=f'after step {log.last_step or 0}: {log.error}')
+            return self.exit_codes.ERROR_ENGINE.format(message=f'LAMMPS: {log.error}')
 
         last = log.last_step or 0
         if not log.completed or log.timed_out or last < n_total:
@@ -69,11 +59,13 @@ class LammpsCgParser(Parser):
                 reason = 'the job ended before LAMMPS finished (killed: no ERROR line, no final restart file)'
             report.update(status='interrupted', reason=reason)
             self.out('thermo', thermo_node(report))
-            return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(step=last, total=n_total, reason=reason)
+            return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(
+                message=f'LAMMPS stopped at step {last} of {n_total}: {reason}')
 
         series = production_thermo(self._earlier_logs() + [log], n_equil)
         if not series:
-            return self.exit_codes.ERROR_THERMO_MISSING
+            return self.exit_codes.ERROR_OUTPUT_MISSING.format(
+                message='the log holds no thermodynamic output of the production')
         averages = thermo_averages(series)
         report.update(averages)
         # LAMMPS' Time column is in fs (units real)
@@ -82,14 +74,15 @@ class LammpsCgParser(Parser):
 
         data = self._read(FINAL_DATA)
         if data is None:
-            return self.exit_codes.ERROR_FINAL_CONFIGURATION_MISSING.format(error=f'{FINAL_DATA} was not retrieved')
+            return self.exit_codes.ERROR_OUTPUT_MISSING.format(message=f'the final configuration {FINAL_DATA}')
         try:
             with tempfile.TemporaryDirectory() as directory:
                 path = Path(directory) / FINAL_DATA
                 path.write_text(data)
                 configuration, _ = read_data(path)
         except (LammpsInputError, ValueError, IndexError) as exception:
-            return self.exit_codes.ERROR_FINAL_CONFIGURATION_MISSING.format(error=f'{FINAL_DATA}: {exception}')
+            return self.exit_codes.ERROR_OUTPUT_UNREADABLE.format(
+                message=f'the final configuration {FINAL_DATA}: {exception}')
         report['n_beads'] = configuration.n_beads
         if 'potential_energy_kJ_mol' in averages:
             report['potential_energy_per_bead_kJ_mol'] = averages['potential_energy_kJ_mol'] / configuration.n_beads
@@ -97,8 +90,8 @@ class LammpsCgParser(Parser):
         self.out('thermo', thermo_node(report))
         self.out('final_configuration', configuration_node(configuration))
 
-        if 'descriptors__code' in self.node.base.links.get_incoming().all_link_labels():
-            return self._parse_descriptors()
+        if self.descriptors_requested:
+            return self.attach_descriptors()
         return None
 
     def _report(self, log: LammpsLog, settings: dict, n_total: int) -> dict:
@@ -128,23 +121,11 @@ class LammpsCgParser(Parser):
         if 'parent_folder' not in self.node.inputs:
             return []
         try:
-            return continuation_chain(self.node.inputs.parent_folder)
+            return continuation_chain(self.node.inputs.parent_folder, self.node.process_type)
         except ValueError:
             return []
 
     def _earlier_logs(self) -> list[LammpsLog]:
         """Logs of the interrupted runs this one continues, oldest first (their production rows count too)."""
-        return [log for log in (retrieved_log(calculation) for calculation in self._chain()) if log is not None]
-
-    def _parse_descriptors(self):
-        try:
-            nodes, error, log = read_descriptor_outcome(self.retrieved)
-        except (ValueError, KeyError, OSError) as exception:
-            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='unreadable output', error=str(exception))
-        if error is not None:
-            return self.exit_codes.ERROR_DESCRIPTORS.format(kind=error['kind'], error=error['message'])
-        if nodes is None:
-            return self.exit_codes.ERROR_DESCRIPTORS.format(kind='no output', error=log_tail(log))
-        for name, node in nodes.items():
-            self.out(f'descriptors.{name}', node)
-        return None
+        texts = (retrieved_text(calculation, LOG_NAME) for calculation in self._chain())
+        return [parse_log(text) for text in texts if text is not None]
