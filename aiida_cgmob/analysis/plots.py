@@ -40,6 +40,13 @@ def plot_descriptors(path: str | Path, r: np.ndarray, g: np.ndarray, t: np.ndarr
     right.set_xlabel('t / ps')
     right.set_ylabel('MSD / nm$^2$')
     right.legend(loc='upper left', fontsize=8)
+    return save_figure(figure, path, title)
+
+
+def save_figure(figure, path: str | Path, title: str | None = None) -> Path:
+    """Give ``figure`` its ``title``, write it to ``path`` (PNG at 120 dpi), close it and return the path."""
+    import matplotlib.pyplot as plt
+
     if title:
         figure.suptitle(title)
     path = Path(path)

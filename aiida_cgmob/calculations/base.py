@@ -9,7 +9,8 @@ same scheduler job, with the same file contract as a separate ``cgmob.descriptor
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 
 from aiida import orm
 from aiida.common import datastructures
@@ -26,6 +27,8 @@ __all__ = [
     'descriptor_arguments',
     'continuation_chain',
     'omp_threads',
+    'port_validator',
+    'positive_value',
     'retrieved_text',
     'same_computer_error',
     'validate_descriptor_settings_node',
@@ -93,15 +96,37 @@ def retrieved_text(calculation: orm.CalcJobNode, name: str) -> str | None:
     return repository.get_object_content(name)
 
 
-def validate_descriptor_settings_node(value: orm.Dict | None, _=None) -> str | None:
-    """Port validator of a ``cgmob-descriptors`` settings Dict (the kernel's own checks)."""
-    if value is None:
+def port_validator(check: Callable[[orm.Node], object], field: str | None = None,
+                   errors: tuple[type[Exception], ...] = (ValueError,)) -> Callable:
+    """A port validator that runs ``check(node)``: an exception of ``errors`` becomes its message, after ``field``.
+
+    The kernels raise errors that name the offending value; this puts the port's name in front.
+    """
+    def validator(value, _=None) -> str | None:
+        if value is None:
+            return None
+        try:
+            check(value)
+        except errors as exception:
+            return f'{field}: {exception}' if field else str(exception)
         return None
-    try:
-        validate_descriptor_settings(value.get_dict())
-    except ValueError as exception:
-        return f'settings: {exception}'
-    return None
+
+    return validator
+
+
+def positive_value(field: str, unit: str, minimum: float = 0.0) -> Callable:
+    """A port validator of a Float/Int node that must be finite and above ``minimum`` (in ``unit``)."""
+    def validator(value, _=None) -> str | None:
+        if value is not None and not (math.isfinite(value.value) and value.value > minimum):
+            return f'{field} must be > {minimum:g} {unit}, got {value.value!r}'
+        return None
+
+    return validator
+
+
+#: Port validator of a ``cgmob-descriptors`` settings Dict (the kernel's own checks).
+validate_descriptor_settings_node = port_validator(lambda node: validate_descriptor_settings(node.get_dict()),
+                                                   'settings')
 
 
 def descriptor_arguments(trajectories: list[str], topology: str | None = None, bead_mass: float | None = None,

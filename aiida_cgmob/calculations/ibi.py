@@ -37,7 +37,7 @@ from aiida_cgmob.lammps import LammpsInputError, lattice_configuration, write_da
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
 from aiida_cgmob.potentials import PotentialError
 
-from .base import CgmobCalcJob, define_descriptor_outputs, omp_threads, same_computer_error
+from .base import CgmobCalcJob, define_descriptor_outputs, omp_threads, port_validator, same_computer_error
 
 __all__ = ['IbiCalculation', 'ibi_settings', 'target_arrays']
 
@@ -103,44 +103,11 @@ def write_job_input(directory: str | Path, inputs, lmp: str) -> None:
 # ------------------------------------------------------------------------------------------------- validators
 
 
-def validate_settings_node(value, _):
-    if value is None:
-        return None
-    try:
-        validate_settings(value.get_dict())
-    except IbiInputError as exception:
-        return f'settings: {exception}'
-    return None
-
-
-def validate_lammps_settings_node(value, _):
-    if value is None:
-        return None
-    try:
-        validate_lammps_settings(value.get_dict())
-    except LammpsInputError as exception:
-        return f'lammps_settings: {exception}'
-    return None
-
-
-def validate_target(value, _):
-    if value is None:
-        return None
-    try:
-        target_arrays(value)
-    except ValueError as exception:
-        return str(exception)
-    return None
-
-
-def validate_configuration(value, _):
-    if value is None:
-        return None
-    try:
-        configuration_of(value)
-    except LammpsInputError as exception:
-        return f'configuration: {exception}'
-    return None
+validate_settings_node = port_validator(lambda node: validate_settings(node.get_dict()), 'settings', (IbiInputError,))
+validate_lammps_settings_node = port_validator(lambda node: validate_lammps_settings(node.get_dict()),
+                                               'lammps_settings', (LammpsInputError,))
+validate_target = port_validator(target_arrays)
+validate_configuration = port_validator(configuration_of, 'configuration', (LammpsInputError,))
 
 
 def _validate_codes(inputs) -> str | None:

@@ -37,7 +37,15 @@ from aiida_cgmob.lammps.inputs import (
 from aiida_cgmob.lammps.outputs import discard_incomplete_restarts
 from aiida_cgmob.lammps.run import lammps_command
 
-from .base import CgmobCalcJob, continuation_chain, descriptor_arguments, retrieved_text, same_computer_error
+from .base import (
+    CgmobCalcJob,
+    continuation_chain,
+    descriptor_arguments,
+    port_validator,
+    positive_value,
+    retrieved_text,
+    same_computer_error,
+)
 
 __all__ = ['LammpsCgCalculation', 'cg_configuration_from_aa']
 
@@ -79,42 +87,12 @@ def cg_configuration_from_aa(structure: orm.SinglefileData, topology: orm.Single
 # ------------------------------------------------------------------------------------------------- validators
 
 
-def validate_settings(value, _):
-    if value is None:
-        return None
-    try:
-        validate_lammps_settings(value.get_dict())
-    except LammpsInputError as exception:
-        return f'settings: {exception}'
-    return None
-
-
-def validate_mass(value, _):
-    if value is not None and not (np.isfinite(value.value) and value.value > 0):
-        return f'mass must be a bead mass > 0 g/mol, got {value.value!r}'
-    return None
-
-
-def validate_n_beads(value, _):
-    if value is not None and value.value < 2:
-        return f'n_beads must be at least 2, got {value.value}'
-    return None
-
-
-def validate_number_density(value, _):
-    if value is not None and not (np.isfinite(value.value) and value.value > 0):
-        return f'number_density must be > 0 beads/nm^3, got {value.value!r}'
-    return None
-
-
-def validate_configuration(value, _):
-    if value is None:
-        return None
-    try:
-        configuration_of(value)
-    except LammpsInputError as exception:
-        return f'configuration: {exception}'
-    return None
+validate_settings = port_validator(lambda node: validate_lammps_settings(node.get_dict()), 'settings',
+                                   (LammpsInputError,))
+validate_mass = positive_value('mass', 'g/mol (bead mass)')
+validate_n_beads = positive_value('n_beads', 'beads', minimum=1)
+validate_number_density = positive_value('number_density', 'beads/nm^3')
+validate_configuration = port_validator(configuration_of, 'configuration', (LammpsInputError,))
 
 
 def _start(inputs) -> tuple[str | None, str | None]:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.plots import save_figure
+
 __all__ = ['plot_ibi']
 
 
@@ -54,9 +56,4 @@ def plot_ibi(path: str | Path, iteration: np.ndarray, rms: np.ndarray, r: np.nda
     right.set_xlabel('r / nm')
     right.set_ylabel('U(r) / kJ mol$^{-1}$')
     right.legend(fontsize=8)
-    if title:
-        figure.suptitle(title)
-    path = Path(path)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, title)

@@ -62,6 +62,8 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
             cls.results,
         )
         define_exit_codes(spec, 'ERROR_UNRECOVERABLE_FAILURE', 'ERROR_DESCRIPTORS', 'ERROR_NO_PROGRESS')
+        if cls.defaults.minimum_timestep is not None:  # a chain that can shorten the time step
+            define_exit_codes(spec, 'ERROR_TIME_STEP_TOO_SMALL')
 
     @classmethod
     def protocol_builder(cls, protocol: str | None, overrides: Mapping | None, options: Mapping | None,
@@ -114,6 +116,18 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
         else:
             message = calculation.exit_message
         return ProcessHandlerReport(True, ExitCode(status, message))
+
+    def reduced_time_step(self, calculation: orm.CalcJobNode,
+                          timestep: float) -> tuple[float, ProcessHandlerReport | None]:
+        """``timestep`` (ps) times ``defaults.timestep_factor``, and a report stopping the chain with 411 when that
+        is below ``defaults.minimum_timestep`` (None when the smaller step is worth a try)."""
+        smaller = timestep * self.defaults.timestep_factor
+        if smaller >= self.defaults.minimum_timestep:
+            return smaller, None
+        self.report_error_handled(calculation, 'none: the time step cannot be reduced further')
+        return smaller, ProcessHandlerReport(True, self.exit_codes.ERROR_TIME_STEP_TOO_SMALL.format(
+            message=f'dt = {smaller:g} ps is below {self.defaults.minimum_timestep:g} ps: the model or the start is '
+                    'probably broken'))
 
     # ------------------------------------------------------------------------------------------ what subclasses do
     def continue_from(self, calculation: orm.CalcJobNode) -> str:

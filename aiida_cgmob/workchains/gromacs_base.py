@@ -9,7 +9,6 @@ from aiida.common import AttributeDict
 from aiida.engine import ProcessHandlerReport, process_handler
 from aiida.plugins import CalculationFactory
 
-from aiida_cgmob.exit_codes import define_exit_codes
 from aiida_cgmob.gromacs import stage_mdp
 from aiida_cgmob.gromacs.mdp import MINIMUM_TIMESTEP
 
@@ -63,12 +62,6 @@ class GromacsBaseWorkChain(CgmobBaseRestartWorkChain):
     _expose_exclude = ('parent_folder', 'resume_stage')
     _protocol_file = 'gromacs'
     defaults = AttributeDict({**CgmobBaseRestartWorkChain.defaults, 'minimum_timestep': MINIMUM_TIMESTEP})
-
-    @classmethod
-    def define(cls, spec):
-        """The base chain plus the time-step exit code."""
-        super().define(spec)
-        define_exit_codes(spec, 'ERROR_TIME_STEP_TOO_SMALL')
 
     @classmethod
     def get_builder_from_protocol(
@@ -136,11 +129,9 @@ class GromacsBaseWorkChain(CgmobBaseRestartWorkChain):
         """Re-minimise from the starting structure and rerun every stage with a smaller time step."""
         stages, smallest = scale_time_step(self.ctx.inputs.parameters.get_dict()['stages'],
                                            self.defaults.timestep_factor)
-        if smallest < self.defaults.minimum_timestep:
-            self.report_error_handled(calculation, 'none: the time step cannot be reduced further')
-            return ProcessHandlerReport(True, self.exit_codes.ERROR_TIME_STEP_TOO_SMALL.format(
-                message=f'dt = {smallest} ps is below {self.defaults.minimum_timestep} ps: the model itself is '
-                        'probably broken'))
+        _, stop = self.reduced_time_step(calculation, smallest / self.defaults.timestep_factor)
+        if stop:
+            return stop
         self.ctx.inputs.parameters = orm.Dict({'stages': stages})
         self.ctx.inputs.pop('parent_folder', None)
         self.ctx.inputs.pop('resume_stage', None)

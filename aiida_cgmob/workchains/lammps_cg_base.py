@@ -7,7 +7,6 @@ from aiida.common import AttributeDict
 from aiida.engine import ProcessHandlerReport, process_handler
 from aiida.plugins import CalculationFactory
 
-from aiida_cgmob.exit_codes import define_exit_codes
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
 from aiida_cgmob.lammps.inputs import MINIMUM_TIMESTEP
 
@@ -38,12 +37,6 @@ class LammpsCgBaseWorkChain(CgmobBaseRestartWorkChain):
     _expose_exclude = ('parent_folder',)
     _protocol_file = 'lammps_cg'
     defaults = AttributeDict({**CgmobBaseRestartWorkChain.defaults, 'minimum_timestep': MINIMUM_TIMESTEP})
-
-    @classmethod
-    def define(cls, spec):
-        """The base chain plus the time-step exit code."""
-        super().define(spec)
-        define_exit_codes(spec, 'ERROR_TIME_STEP_TOO_SMALL')
 
     @classmethod
     def get_builder_from_protocol(
@@ -115,12 +108,9 @@ class LammpsCgBaseWorkChain(CgmobBaseRestartWorkChain):
     @process_handler(priority=600, exit_codes=[exit_code('ERROR_UNSTABLE_INTEGRATION')])
     def handle_unstable_integration(self, calculation):
         """Start again, minimised, with a smaller time step: the state at a restart file may already be hot."""
-        timestep = self._settings()['timestep'] * self.defaults.timestep_factor
-        if timestep < self.defaults.minimum_timestep:
-            self.report_error_handled(calculation, 'none: the time step cannot be reduced further')
-            return ProcessHandlerReport(True, self.exit_codes.ERROR_TIME_STEP_TOO_SMALL.format(
-                message=f'dt = {timestep} ps is below {self.defaults.minimum_timestep} ps: the potential or the '
-                        'start is probably broken'))
+        timestep, stop = self.reduced_time_step(calculation, self._settings()['timestep'])
+        if stop:
+            return stop
         given = self.ctx.inputs.settings.get_dict() if 'settings' in self.ctx.inputs else {}
         self.ctx.inputs.settings = orm.Dict({**given, 'timestep': timestep, 'minimise': True})
         self._start_afresh()
