@@ -1,0 +1,1 @@
+"""CalcJob plugins of aiida-cgmob (entry points cgmob.*)."""

@@ -55,7 +55,7 @@ def omp_threads(options: Mapping) -> int:
 
 
 def same_computer_error(what: str, node: orm.Node, code: orm.AbstractCode | None, why: str) -> str | None:
-    """An error message when ``node`` (a code or a remote folder, named ``what``) is not on ``code``'s computer."""
+    """Return an error when ``node`` (a code or a remote folder, named ``what``) is not on ``code``'s computer."""
     if code is None or code.computer is None or getattr(node, 'computer', None) is None:
         return None
     if node.computer.pk == code.computer.pk:
@@ -65,7 +65,7 @@ def same_computer_error(what: str, node: orm.Node, code: orm.AbstractCode | None
 
 
 def continuation_chain(parent: orm.RemoteData, process_type: str) -> list[orm.CalcJobNode]:
-    """The runs of ``process_type`` that a continuation from ``parent`` extends, oldest first.
+    """Return the runs of ``process_type`` that a continuation from ``parent`` extends, oldest first.
 
     ``parent``'s creator comes last; ValueError (naming the node) when a folder of the chain was made by
     anything else.
@@ -87,7 +87,7 @@ def continuation_chain(parent: orm.RemoteData, process_type: str) -> list[orm.Ca
 
 
 def retrieved_text(calculation: orm.CalcJobNode, name: str) -> str | None:
-    """The text of the file ``name`` that ``calculation`` retrieved, or None."""
+    """Return the text of the file ``name`` that ``calculation`` retrieved, or None."""
     if 'retrieved' not in calculation.outputs:
         return None
     repository = calculation.outputs.retrieved.base.repository
@@ -98,9 +98,9 @@ def retrieved_text(calculation: orm.CalcJobNode, name: str) -> str | None:
 
 def port_validator(check: Callable[[orm.Node], object], field: str | None = None,
                    errors: tuple[type[Exception], ...] = (ValueError,)) -> Callable:
-    """A port validator that runs ``check(node)``: an exception of ``errors`` becomes its message, after ``field``.
+    """Make a port validator that runs ``check(node)``; an exception of ``errors`` becomes its message.
 
-    The kernels raise errors that name the offending value; this puts the port's name in front.
+    The kernels raise errors that name the offending value; this puts the port's name ``field`` in front.
     """
     def validator(value, _=None) -> str | None:
         if value is None:
@@ -115,7 +115,7 @@ def port_validator(check: Callable[[orm.Node], object], field: str | None = None
 
 
 def positive_value(field: str, unit: str, minimum: float = 0.0) -> Callable:
-    """A port validator of a Float/Int node that must be finite and above ``minimum`` (in ``unit``)."""
+    """Make a port validator of a Float/Int node that must be finite and above ``minimum`` (in ``unit``)."""
     def validator(value, _=None) -> str | None:
         if value is not None and not (math.isfinite(value.value) and value.value > minimum):
             return f'{field} must be > {minimum:g} {unit}, got {value.value!r}'
@@ -189,7 +189,7 @@ class CgmobCalcJob(CalcJob):
 
     @classmethod
     def define_descriptors_namespace(cls, spec) -> None:
-        """Inputs ``descriptors.code``/``descriptors.settings`` and outputs ``descriptors.*`` (all optional)."""
+        """Declare inputs ``descriptors.code``/``descriptors.settings`` and outputs ``descriptors.*`` (optional)."""
         spec.input_namespace('descriptors', required=False, populate_defaults=False,
                              help='Compute the descriptors of the production trajectory in the same job.')
         spec.input('descriptors.code', valid_type=orm.AbstractCode, required=False,
@@ -201,7 +201,7 @@ class CgmobCalcJob(CalcJob):
 
     @staticmethod
     def validate_descriptors_code(inputs: Mapping) -> str | None:
-        """The descriptors run in the same job as the engine: their code must be on the engine's computer."""
+        """Check that the descriptors code is on the engine's computer: both run in the same job."""
         descriptors_code = inputs.get('descriptors', {}).get('code')
         if descriptors_code is None:
             return None
@@ -238,7 +238,7 @@ class CgmobCalcJob(CalcJob):
 
     @staticmethod
     def engine_codeinfo(code: orm.AbstractCode, arguments: list[str], stdout: str) -> datastructures.CodeInfo:
-        """A CodeInfo running ``code`` with ``arguments``, stdout and stderr joined into ``stdout``."""
+        """Return a CodeInfo running ``code`` with ``arguments``, stdout and stderr joined into ``stdout``."""
         codeinfo = datastructures.CodeInfo()
         codeinfo.code_uuid = code.uuid
         codeinfo.cmdline_params = arguments

@@ -164,6 +164,7 @@ class GromacsCalculation(CgmobCalcJob):
         return settings
 
     def prepare_for_submission(self, folder):
+        """Write each stage's mdp; grompp + mdrun per stage, gmx energy, optionally the descriptors."""
         settings = self._settings()
         stages = plan_stages(self.inputs.parameters.get_dict()['stages'], self._INPUT_STRUCTURE)
         names = [stage['name'] for stage in stages]

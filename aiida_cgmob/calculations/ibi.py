@@ -74,12 +74,12 @@ def target_arrays(target: orm.XyData) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ibi_settings(inputs) -> dict:
-    """The IBI settings of ``inputs`` merged over the kernel's defaults (IbiInputError if invalid)."""
+    """Return the IBI settings of ``inputs`` merged over the kernel's defaults (IbiInputError if invalid)."""
     return validate_settings(inputs['settings'].get_dict() if 'settings' in inputs else None)
 
 
 def _input_data(inputs, lmp: str = 'lmp') -> dict:
-    """The keyword arguments of write_ibi_input (besides the directory) from ``inputs``."""
+    """Return the keyword arguments of write_ibi_input (besides the directory) from ``inputs``."""
     r, g = target_arrays(inputs['target'])
     return {
         'target_r': r, 'target_g': g, 'mass': inputs['mass'].value, 'number_density': inputs['number_density'].value,
@@ -122,7 +122,7 @@ def _validate_codes(inputs) -> str | None:
 
 
 def _validate_parent(inputs) -> str | None:
-    """A continuation starts from the checkpoint of a cgmob.ibi job with the same system and grids."""
+    """Check that a continuation starts from the checkpoint of a cgmob.ibi job with the same system and grids."""
     parent = inputs['parent_folder']
     error = same_computer_error('parent_folder', parent, inputs.get('code'),
                                 'the checkpoint is copied on the computer itself')
@@ -155,7 +155,7 @@ def _validate_parent(inputs) -> str | None:
 
 
 def validate_inputs(inputs, _):
-    """The whole input as the script will see it, checked by the kernel before anything is submitted."""
+    """Check the whole input as the script will see it, with the kernel, before anything is submitted."""
     required = ('code', 'lammps_code', 'target', 'mass', 'number_density')
     if any(name not in inputs for name in required):
         return None  # the ports report it
@@ -261,6 +261,7 @@ class IbiCalculation(CgmobCalcJob):
                               'ERROR_DIVERGED', 'ERROR_NOT_CONVERGED')
 
     def prepare_for_submission(self, folder):
+        """Write the script's input files (copy the checkpoint of a continued job) and run ``cgmob-ibi``."""
         lammps = self.inputs.lammps_code
         write_job_input(folder.abspath, self.inputs, lammps.filepath_executable.as_posix())
 

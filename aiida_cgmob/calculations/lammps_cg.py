@@ -96,7 +96,7 @@ validate_configuration = port_validator(configuration_of, 'configuration', (Lamm
 
 
 def _start(inputs) -> tuple[str | None, str | None]:
-    """(the starting point given, or None; an error message, or None)."""
+    """Return (the starting point given, or None; an error message, or None)."""
     lattice = [name for name in ('n_beads', 'number_density') if name in inputs]
     if len(lattice) == 1:
         missing = 'number_density' if lattice[0] == 'n_beads' else 'n_beads'
@@ -221,6 +221,7 @@ class LammpsCgCalculation(CgmobCalcJob):
         return lattice_configuration(self.inputs.n_beads.value, self.inputs.number_density.value, seed=settings['seed'])
 
     def prepare_for_submission(self, folder):
+        """Write the LAMMPS input, table and start (or copy restart files); run lmp, then optionally descriptors."""
         settings = _settings(self.inputs)
         calcinfo = datastructures.CalcInfo()
         calcinfo.local_copy_list = []

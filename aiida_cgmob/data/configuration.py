@@ -11,7 +11,7 @@ __all__ = ['configuration_node', 'configuration_of']
 
 
 def configuration_node(configuration: Configuration) -> orm.ArrayData:
-    """An (unstored) ArrayData with ``positions`` (N, 3) and ``box`` (3,) in nm, its bead count and density."""
+    """Return an (unstored) ArrayData with ``positions`` (N, 3) and ``box`` (3,) in nm, its bead count and density."""
     node = orm.ArrayData()
     node.set_array('positions', np.asarray(configuration.positions, dtype=float))
     node.set_array('box', np.asarray(configuration.box, dtype=float))
@@ -21,7 +21,7 @@ def configuration_node(configuration: Configuration) -> orm.ArrayData:
 
 
 def configuration_of(node: orm.ArrayData) -> Configuration:
-    """The kernel Configuration of an ArrayData with arrays ``positions`` and ``box`` (LammpsInputError if not)."""
+    """Return the kernel Configuration of an ArrayData with ``positions`` and ``box`` (LammpsInputError if not)."""
     names = set(node.get_arraynames())
     if not {'positions', 'box'} <= names:
         raise LammpsInputError(f'needs arrays "positions" (N, 3) and "box" (3,) in nm, got {sorted(names)}')

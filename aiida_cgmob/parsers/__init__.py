@@ -1,0 +1,1 @@
+"""Parsers of aiida-cgmob, one per CalcJob."""

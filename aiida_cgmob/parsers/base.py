@@ -32,7 +32,7 @@ def json_clean(value):
 
 
 def log_tail(log: str, lines: int = 5) -> str:
-    """The last ``lines`` non-empty lines of ``log`` joined by `` | `` (for exit messages)."""
+    """Return the last ``lines`` non-empty lines of ``log`` joined by `` | `` (for exit messages)."""
     tail = ' | '.join(line.strip() for line in log.strip().splitlines()[-lines:] if line.strip())
     return tail or 'the program printed nothing'
 

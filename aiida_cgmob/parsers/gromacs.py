@@ -91,7 +91,7 @@ class GromacsParser(CgmobParser):
             entry['status'] = 'interrupted'
             report['failed_stage'] = name
             return exit_codes.ERROR_OUT_OF_WALLTIME.format(
-                message=f'stage {name!r} stopped at step {status.last_step}; its checkpoint is in the remote folder')
+                message=f'stage {name!r} stopped at step {status.last_step}')
         entry['status'] = 'finished'
         return None
 

@@ -38,7 +38,7 @@ RESUMED = re.compile(r'^# resumed at iteration (\d+)', re.MULTILINE)
 
 
 def history_node(npz: bytes, result: dict) -> orm.ArrayData:
-    """An ArrayData with every array of ``ibi_history.npz``; units, method and fit range as attributes."""
+    """Return an ArrayData with every array of ``ibi_history.npz``; units, method and fit range as attributes."""
     node = orm.ArrayData()
     with np.load(io.BytesIO(npz)) as data:
         for name in data.files:
@@ -85,8 +85,11 @@ class IbiParser(CgmobParser):
         return descriptors_failure
 
     def _no_result(self, temporary: str | None):
-        """No result: a checkpoint means the job was stopped from outside (wall time) and can be continued,
-        unless the script itself crashed (a Python traceback in its output)."""
+        """Return the exit code of a job that wrote no result.
+
+        A checkpoint means the job was stopped from outside (wall time) and can be continued, unless the script
+        itself crashed (a Python traceback in its output).
+        """
         output = self._read(STDOUT_FILE) or ''
         if TRACEBACK in output:
             return self.exit_codes.ERROR_SCRIPT_CRASHED.format(message=log_tail(output.split(TRACEBACK)[-1], 1))
@@ -120,7 +123,7 @@ class IbiParser(CgmobParser):
         return None
 
     def _attach_descriptors(self, result: dict):
-        """The final potential's own g(r), MSD, D and density when the settings asked for them."""
+        """Attach the final potential's own g(r), MSD, D and density when the settings asked for them."""
         settings = self.node.inputs.settings.get_dict() if 'settings' in self.node.inputs else {}
         if not settings.get('final_descriptors', True) or not result.get('iterations'):
             return None

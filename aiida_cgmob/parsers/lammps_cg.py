@@ -22,7 +22,7 @@ MAX_WARNINGS = 10
 
 
 def thermo_node(report: dict) -> orm.Dict:
-    """The report as a Dict; NaN (e.g. no block error for a short run) stored as None, which the database takes."""
+    """Return the report as a Dict; NaN (e.g. no block error of a short run) stored as None (JSON has no NaN)."""
     return orm.Dict(json_clean(report))
 
 
@@ -95,7 +95,7 @@ class LammpsCgParser(CgmobParser):
         return None
 
     def _report(self, log: LammpsLog, settings: dict, n_total: int) -> dict:
-        """What every outcome reports: the run's plan, how far it got, its speed and its warnings."""
+        """Return what every outcome reports: the run's plan, how far it got, its speed and its warnings."""
         warnings = Counter(warning.strip() for warning in log.warnings)
         report = {
             'ensemble': settings['ensemble'],
@@ -126,6 +126,6 @@ class LammpsCgParser(CgmobParser):
             return []
 
     def _earlier_logs(self) -> list[LammpsLog]:
-        """Logs of the interrupted runs this one continues, oldest first (their production rows count too)."""
+        """Return the logs of the interrupted runs this one continues, oldest first (their production counts too)."""
         texts = (retrieved_text(calculation, LOG_NAME) for calculation in self._chain())
         return [parse_log(text) for text in texts if text is not None]

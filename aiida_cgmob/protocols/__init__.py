@@ -25,12 +25,12 @@ def _load(name: str) -> dict:
 
 
 def load_protocol_file(name: str) -> dict:
-    """A copy of the protocol file ``<name>.yaml`` next to this module."""
+    """Return a copy of the protocol file ``<name>.yaml`` next to this module."""
     return copy.deepcopy(_load(name))
 
 
 def protocol_names(name: str) -> dict[str, str]:
-    """The protocols of the file ``name`` and their descriptions (for command-line choices)."""
+    """Return the protocols of the file ``name`` and their descriptions (for command-line choices)."""
     return {key: value['description'] for key, value in _load(name)['protocols'].items()}
 
 
@@ -72,7 +72,7 @@ class ProtocolMixin:
 
     @classmethod
     def get_default_protocol(cls) -> str:
-        """The protocol used when none is named."""
+        """Return the protocol used when none is named."""
         return _load(cls._protocol_file)['default_protocol']
 
     @classmethod
@@ -83,7 +83,7 @@ class ProtocolMixin:
 
     @classmethod
     def get_protocol_inputs(cls, protocol: str | None = None, overrides: Mapping | None = None) -> dict:
-        """The inputs of ``protocol`` (default: the default protocol) with ``overrides`` merged over them."""
+        """Return the inputs of ``protocol`` (default: the default protocol) with ``overrides`` merged over them."""
         data = load_protocol_file(cls._protocol_file)
         protocol = protocol or data['default_protocol']
         if protocol not in data['protocols']:
@@ -99,7 +99,7 @@ class ProtocolMixin:
 
     @classmethod
     def builder_from_inputs(cls, inputs: Mapping):
-        """A builder holding ``inputs``: plain values become nodes where their port takes a node."""
+        """Return a builder holding ``inputs``; plain values become nodes where their port takes a node."""
         builder = cls.get_builder()
         _fill(builder, cls.spec().inputs, inputs)
         return builder

@@ -1,0 +1,1 @@
+"""Work chains of aiida-cgmob: restart chains around each CalcJob."""

@@ -25,7 +25,7 @@ __all__ = ['CgmobBaseRestartWorkChain', 'exit_code']
 
 
 def exit_code(label: str) -> ExitCode:
-    """The package's exit code ``label`` as an ExitCode (for ``process_handler(exit_codes=...)``)."""
+    """Return the package's exit code ``label`` as an ExitCode (for ``process_handler(exit_codes=...)``)."""
     entry = EXIT_CODES[label]
     return ExitCode(entry.status, entry.message, entry.invalidates_cache)
 
@@ -68,7 +68,7 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
     @classmethod
     def protocol_builder(cls, protocol: str | None, overrides: Mapping | None, options: Mapping | None,
                          inputs: Mapping, descriptors_code: orm.AbstractCode | None = None):
-        """The builder of ``protocol`` with ``overrides``, the chain's own ``inputs`` and job ``options`` over it.
+        """Return the builder of ``protocol`` with ``overrides``, the chain's ``inputs`` and job ``options`` over it.
 
         ``inputs`` are the values the caller fixed (codes, structures, physics), in the CalcJob's namespace;
         ``options`` are merged over ``metadata.options``.  The protocol's descriptor settings are dropped when no
@@ -89,7 +89,7 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
         return cls.builder_from_inputs(protocol_inputs)
 
     def setup(self) -> None:
-        """The inputs of the next job, from the exposed namespace."""
+        """Take the inputs of the next job from the exposed namespace."""
         super().setup()
         self.ctx.inputs = AttributeDict(self.exposed_inputs(self._process_class, self._namespace))
         self.ctx.last_progress = None
@@ -119,8 +119,10 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
 
     def reduced_time_step(self, calculation: orm.CalcJobNode,
                           timestep: float) -> tuple[float, ProcessHandlerReport | None]:
-        """``timestep`` (ps) times ``defaults.timestep_factor``, and a report stopping the chain with 411 when that
-        is below ``defaults.minimum_timestep`` (None when the smaller step is worth a try)."""
+        """Return ``timestep`` (ps) times ``defaults.timestep_factor``, and a report that stops the chain.
+
+        The report (411) is None when the smaller step is not below ``defaults.minimum_timestep``.
+        """
         smaller = timestep * self.defaults.timestep_factor
         if smaller >= self.defaults.minimum_timestep:
             return smaller, None
@@ -156,7 +158,7 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
 
     @process_handler(priority=400, exit_codes=[exit_code('ERROR_DESCRIPTORS')])
     def handle_descriptor_failure(self, calculation: orm.CalcJobNode) -> ProcessHandlerReport:
-        """The run is fine: keep its outputs and stop; rerunning it would not change the trajectory."""
+        """Keep the outputs of a good run whose descriptors failed and stop: rerunning would not change them."""
         remote = calculation.outputs.remote_folder.pk if 'remote_folder' in calculation.outputs else None
         return self.stop_keeping_outputs(
             calculation, f'none: outputs attached; compute the descriptors again with cgmob.descriptors on '

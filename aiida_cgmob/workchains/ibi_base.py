@@ -19,13 +19,16 @@ DESCRIPTOR_NAMES = ('rdf', 'msd', 'diffusion', 'density', 'mass')
 
 @calcfunction
 def number_density_of(density: orm.Dict) -> orm.Float:
-    """The number density (nm^-3) of a descriptors ``density`` output, as a node with provenance."""
+    """Return the number density (nm^-3) of a descriptors ``density`` output, as a node with provenance."""
     return orm.Float(density['number_density'])
 
 
 def descriptor_outputs(node: orm.ProcessNode) -> dict:
-    """The descriptor outputs (rdf, msd, diffusion, density, mass) of ``node``: a cgmob.descriptors job, or an
-    MD calculation or work chain that computed them in its ``descriptors`` namespace; ValueError if none."""
+    """Return the descriptor outputs (rdf, msd, diffusion, density, mass) of ``node``.
+
+    ``node`` is a cgmob.descriptors job, or an MD calculation or work chain that computed them in its
+    ``descriptors`` namespace; ValueError if it has none.
+    """
     if not isinstance(node, orm.ProcessNode):
         raise ValueError(f'{node.__class__.__name__}<{node.pk}> has no descriptor outputs: give a cgmob.descriptors '
                          'calculation, or an MD calculation or work chain that computed its descriptors')
@@ -58,8 +61,11 @@ def _gromacs_temperature(node: orm.ProcessNode) -> float | None:
 
 
 def ibi_inputs_from_descriptors(node: orm.ProcessNode) -> dict:
-    """``target``, ``mass`` and ``number_density`` of a descriptors-producing node (and its ``temperature``, K,
-    when it was a cgmob.gromacs run): the all-atom g(r) becomes the target of the inversion at its density."""
+    """Return ``target``, ``mass`` and ``number_density`` of a descriptors-producing node.
+
+    Also its ``temperature`` (K) when it was a cgmob.gromacs run: the all-atom g(r) becomes the target of the
+    inversion at its density and temperature.
+    """
     outputs = descriptor_outputs(node)
     result = {'target': outputs['rdf'], 'mass': outputs['mass'],
               'number_density': number_density_of(outputs['density'])}
@@ -87,7 +93,7 @@ class IbiBaseWorkChain(CgmobBaseRestartWorkChain):
 
     @classmethod
     def define(cls, spec):
-        """The base chain plus the outcomes of an inversion that ran but did not reach its tolerance."""
+        """Define the base chain plus the outcomes of an inversion that ran but did not reach its tolerance."""
         super().define(spec)
         define_exit_codes(spec, 'ERROR_DIVERGED', 'ERROR_NOT_CONVERGED')
 
@@ -140,8 +146,11 @@ class IbiBaseWorkChain(CgmobBaseRestartWorkChain):
                                      node: orm.ProcessNode, protocol: str | None = None,
                                      overrides: dict | None = None, options: dict | None = None, *,
                                      n_beads: int | None = None, temperature: float | None = None):
-        """A protocol builder whose target, mass and number density (and temperature, for a GROMACS run) are
-        the descriptors of ``node``: a cgmob.descriptors job, or a cgmob.gromacs run or work chain with them."""
+        """Return a protocol builder whose target, mass, number density (and temperature) come from ``node``.
+
+        ``node`` is a cgmob.descriptors job, or a cgmob.gromacs run or work chain with descriptors; the temperature
+        is read from a GROMACS run's production stage.
+        """
         found = ibi_inputs_from_descriptors(node)
         return cls.get_builder_from_protocol(
             code, lammps_code, found['target'], protocol, overrides, options, mass=found['mass'],

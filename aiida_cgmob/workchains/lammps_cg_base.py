@@ -102,7 +102,7 @@ class LammpsCgBaseWorkChain(CgmobBaseRestartWorkChain):
         return f'continue from the newest restart file (the run reached step {self.progress(calculation)})'
 
     def progress(self, calculation):
-        """The last step the job reached."""
+        """Return the last step the job reached."""
         return calculation.outputs.thermo.get('last_step') if 'thermo' in calculation.outputs else None
 
     @process_handler(priority=600, exit_codes=[exit_code('ERROR_UNSTABLE_INTEGRATION')])
@@ -119,7 +119,7 @@ class LammpsCgBaseWorkChain(CgmobBaseRestartWorkChain):
 
     @process_handler(priority=450, exit_codes=[exit_code('ERROR_NO_RESTART_FILE')])
     def handle_no_restart_file(self, calculation):
-        """The interrupted run wrote no restart file before it stopped: nothing to continue, start again."""
+        """Start again when the interrupted run wrote no restart file before it stopped: nothing to continue."""
         self._start_afresh()
         self.report_error_handled(calculation, 'start again from the original configuration')
         return ProcessHandlerReport(True)
