@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Compute the descriptors of a trajectory; return the exit status (see the module docstring).
+
+    Parameters
+    ----------
+    argv
+        Command-line arguments without the program name (``sys.argv[1:]`` when None).
+    """
     args = _parser().parse_args(argv)
     from .descriptors import compute_descriptors, validate_settings
     from .trajectory import DescriptorError, map_gromacs, read_beads

@@ -94,6 +94,22 @@ def half_box_width(dimensions: np.ndarray) -> float:
 
 @dataclass
 class RDF:
+    """A bead-bead radial distribution function g(r).
+
+    Attributes
+    ----------
+    r : numpy.ndarray
+        Bin centres (nm).
+    g : numpy.ndarray
+        g(r) in each bin (dimensionless; 1 for an ideal gas).
+    bin_width : float
+        Width of the bins (nm).
+    r_max : float
+        Upper edge of the last bin (nm).
+    n_frames : int
+        Number of frames averaged.
+    """
+
     r: np.ndarray  # bin centres, nm
     g: np.ndarray
     bin_width: float
@@ -153,11 +169,22 @@ def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarra
 
 @dataclass
 class MSD:
+    """A mean squared displacement per Cartesian direction, averaged over beads and time origins.
+
+    Attributes
+    ----------
+    t : numpy.ndarray
+        Lag times (ps).
+    msd : numpy.ndarray
+        (lags, 3): the x, y and z components (nm^2).
+    """
+
     t: np.ndarray  # lag times, ps
     msd: np.ndarray  # (lags, 3): x, y, z components, nm^2 (the total is their sum)
 
     @property
     def total(self) -> np.ndarray:
+        """The MSD summed over x, y and z (nm^2)."""
         return self.msd.sum(axis=1)
 
 
@@ -172,8 +199,23 @@ def _frame_interval(times: np.ndarray) -> float:
 
 
 def mean_squared_displacement(trajectory: BeadTrajectory, chunk_beads: int = 256) -> MSD:
-    """MSD per Cartesian direction averaged over beads and all time origins, by the FFT algorithm
-    (Calandrini et al., Collection SFN 12, 201 (2011)): O(F log F) per bead instead of O(F^2)."""
+    """Return the MSD per Cartesian direction, averaged over beads and all time origins.
+
+    The FFT algorithm (Calandrini et al., Collection SFN 12, 201 (2011)) costs O(F log F) per bead
+    instead of O(F^2).  Positions are unwrapped first; frames must be evenly spaced in time.
+
+    Parameters
+    ----------
+    trajectory
+        Bead positions (nm) and frame times (ps).
+    chunk_beads
+        Beads transformed at once (bounds the memory use).
+
+    Returns
+    -------
+    MSD
+        Lag times (ps) and the x, y, z components (nm^2).
+    """
     dt = _frame_interval(trajectory.times)
     positions = trajectory.unwrapped()
     n_frames = positions.shape[0]
@@ -195,6 +237,28 @@ def mean_squared_displacement(trajectory: BeadTrajectory, chunk_beads: int = 256
 
 @dataclass
 class Diffusion:
+    """A self-diffusion coefficient from the Einstein relation, with its error and fit window.
+
+    Attributes
+    ----------
+    D : float
+        Mean over x, y and z (nm^2/ps; x1000 gives 1e-9 m^2/s).
+    D_error : float
+        Standard error of the mean over the three directions (nm^2/ps).
+    D_xyz : list of float
+        D of each direction (nm^2/ps).
+    fit_window : list of float
+        Start and end of the fitted lag times (ps).
+    window_chosen : str
+        ``'automatic'`` or ``'given'``.
+    box_length : float
+        Cube root of the mean box volume (nm), for a finite-size correction.
+    D_yeh_hummer : float or None
+        D with the Yeh-Hummer correction added (nm^2/ps); only when a viscosity was given.
+    yeh_hummer : dict
+        The correction (nm^2/ps) and the temperature (K) and viscosity (Pa s) it used.
+    """
+
     D: float  # nm^2/ps, mean over x, y, z
     D_error: float  # nm^2/ps, standard error of the mean over the three directions
     D_xyz: list[float]  # nm^2/ps
@@ -212,8 +276,27 @@ class Diffusion:
 
 def local_slopes(t: np.ndarray, values: np.ndarray, points_per_decade: int = 10,
                  half_width: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """d ln y / d ln t of each column of ``values`` (lags, k) on log-spaced lags, each from a
-    least-squares line over +-``half_width`` decades; rows of NaN where too few lags are near."""
+    """Return the log-log slopes d ln y / d ln t of each column of ``values`` (lags, k) on log-spaced lags.
+
+    Each slope is a least-squares line over +-``half_width`` decades of lag; rows are NaN where fewer
+    than three lags are that near.
+
+    Parameters
+    ----------
+    t
+        Lag times (ps); lags <= 0 and rows with a value <= 0 are left out.
+    values
+        (lags, k) positive values, e.g. MSD components (nm^2).
+    points_per_decade
+        Density of the log-spaced lags the slopes are given at.
+    half_width
+        Half width of the fitting window (decades).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The lags (ps) and the slopes (lags, k).
+    """
     values = np.asarray(values, dtype=np.float64).reshape(len(t), -1)
     valid = (t > 0) & np.all(values > 0, axis=1)
     t, values = t[valid], values[valid]
@@ -230,9 +313,11 @@ def local_slopes(t: np.ndarray, values: np.ndarray, points_per_decade: int = 10,
 
 
 def automatic_window(msd: MSD, tail_fraction: float = 0.5, tolerance: float = 0.1) -> list[float]:
-    """The diffusive window: from where the log-log slope of MSD(t) settles within 1 +- ``tolerance``
-    (after the ballistic and caged start) up to ``tail_fraction`` of the trajectory (fewer time origins
-    make the tail noisy, so the slopes are measured on the MSD up to there only).
+    """Return the diffusive window [t_start, t_end] (ps) of an MSD.
+
+    It runs from where the log-log slope of MSD(t) settles within 1 +- ``tolerance`` (after the
+    ballistic and caged start) up to ``tail_fraction`` of the trajectory (fewer time origins make the
+    tail noisy, so the slopes are measured on the MSD up to there only).
 
     Where the slope's statistical error (from the spread of the x, y and z slopes) exceeds half the
     tolerance, twice that error is allowed instead: in a small box the slope wanders by more than 0.1
@@ -258,8 +343,19 @@ def automatic_window(msd: MSD, tail_fraction: float = 0.5, tolerance: float = 0.
 
 
 def yeh_hummer_correction(box_length: float, temperature: float, viscosity: float) -> float:
-    """Finite-size correction (nm^2/ps) to add to D of a cubic periodic box: k_B T xi / (6 pi eta L)
-    (Yeh and Hummer, J. Phys. Chem. B 108, 15873 (2004)).  box_length nm, temperature K, viscosity Pa s."""
+    """Return the finite-size correction (nm^2/ps) to add to D of a cubic periodic box.
+
+    The correction is k_B T xi / (6 pi eta L) (Yeh and Hummer, J. Phys. Chem. B 108, 15873 (2004)).
+
+    Parameters
+    ----------
+    box_length
+        Edge L of the cubic box (nm).
+    temperature
+        Temperature T (K).
+    viscosity
+        Shear viscosity eta (Pa s).
+    """
     si = BOLTZMANN * temperature * YEH_HUMMER_XI / (6 * np.pi * viscosity * box_length * 1e-9)
     return si / NM2_PER_PS_IN_SI
 
@@ -267,7 +363,7 @@ def yeh_hummer_correction(box_length: float, temperature: float, viscosity: floa
 def fit_diffusion(msd: MSD, box_length: float, fit_window: list[float] | None = None, tail_fraction: float = 0.5,
                   slope_tolerance: float = 0.1, temperature: float | None = None,
                   viscosity: float | None = None, cubic: bool = True) -> Diffusion:
-    """D from a least-squares line MSD_a(t) = 2 D_a t + c_a in the diffusive window, per direction a.
+    """Fit D by a least-squares line MSD_a(t) = 2 D_a t + c_a in the diffusive window, per direction a.
 
     The intercept absorbs the ballistic/caged offset.  The reported error is the standard error of
     the mean over the three directions.  The Yeh-Hummer correction is reported separately and only
@@ -296,6 +392,30 @@ def fit_diffusion(msd: MSD, box_length: float, fit_window: list[float] | None = 
 
 @dataclass
 class Descriptors:
+    """The one-bead descriptors of a trajectory: g(r), MSD, D and densities.
+
+    Attributes
+    ----------
+    rdf : RDF
+        Bead-bead g(r).
+    msd : MSD
+        Mean squared displacement.
+    diffusion : Diffusion
+        Self-diffusion coefficient.
+    number_density : float
+        Mean bead number density (nm^-3).
+    mass_density, mass_density_error : float
+        Mean mass density and its standard error from 5 blocks (kg/m^3).
+    bead_mass : float
+        Mass of a bead (g/mol).
+    n_beads, n_frames : int
+        Number of beads and of frames.
+    time_span : list of float
+        Times of the first and the last frame (ps).
+    source : str
+        Where the trajectory came from.
+    """
+
     rdf: RDF
     msd: MSD
     diffusion: Diffusion
@@ -343,7 +463,7 @@ UNITS = {
 
 
 def block_error(values: np.ndarray, n_blocks: int = 5) -> float:
-    """Standard error of the mean from ``n_blocks`` contiguous blocks (0 for fewer values than blocks)."""
+    """Return the standard error of the mean from ``n_blocks`` contiguous blocks (0 for fewer values than blocks)."""
     if len(values) < n_blocks:
         return 0.0
     means = np.array([block.mean() for block in np.array_split(values, n_blocks)])
@@ -351,8 +471,15 @@ def block_error(values: np.ndarray, n_blocks: int = 5) -> float:
 
 
 def compute_descriptors(trajectory: BeadTrajectory, **settings) -> Descriptors:
-    """g(r), MSD, D and densities of a bead trajectory; ``settings`` as in :data:`DEFAULT_SETTINGS`
-    (``begin``/``end`` apply when the trajectory is read, not here)."""
+    """Compute g(r), MSD, D and densities of a bead trajectory.
+
+    Parameters
+    ----------
+    trajectory
+        Bead positions (nm), boxes and frame times (ps).
+    **settings
+        As in :data:`DEFAULT_SETTINGS` (``begin``/``end`` apply when the trajectory is read, not here).
+    """
     settings = validate_settings(settings)
     rdf = radial_distribution(trajectory, settings['r_max'], settings['bin_width'])
     msd = mean_squared_displacement(trajectory)

@@ -103,11 +103,22 @@ class IbiInputError(ValueError):
 
 @dataclass
 class Target:
+    """The target g(r) of an inversion.
+
+    Attributes
+    ----------
+    r : numpy.ndarray
+        Bin centres (nm).
+    g : numpy.ndarray
+        Target g(r) on them.
+    """
+
     r: np.ndarray  # nm, bin centres
     g: np.ndarray
 
     @classmethod
     def read(cls, path: str | Path) -> Target:
+        """Read a target from an ``.npz`` file with arrays ``r`` (nm) and ``g``; IbiInputError if they are missing."""
         with np.load(path) as data:
             if 'r' not in data or 'g' not in data:
                 raise IbiInputError(f'{path}: the target needs arrays r (nm) and g, found {sorted(data.files)}')
@@ -115,6 +126,18 @@ class Target:
 
 
 def validate_settings(settings: dict | None) -> dict:
+    """Complete IBI settings with :data:`DEFAULT_SETTINGS`; raise IbiInputError naming a bad field.
+
+    Parameters
+    ----------
+    settings
+        Settings to override the defaults (units as commented in :data:`DEFAULT_SETTINGS`: K, nm, bar).
+
+    Returns
+    -------
+    dict
+        Every setting, defaults filled in.
+    """
     settings = dict(settings or {})
     unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
     if unknown:
@@ -168,7 +191,7 @@ def validate_settings(settings: dict | None) -> dict:
 
 
 def validate_input(data: dict) -> dict:
-    """The contents of ``ibi_input.json``, completed with defaults; IbiInputError names a bad field.
+    """Return the contents of ``ibi_input.json`` completed with defaults; IbiInputError names a bad field.
 
     Fields: ``settings`` (DEFAULT_SETTINGS), ``lammps_settings`` (aiida_cgmob.lammps.DEFAULT_SETTINGS,
     one iteration's run), ``mass`` (g/mol), ``number_density`` (nm^-3), ``n_beads`` (lattice start;
@@ -207,7 +230,7 @@ def validate_input(data: dict) -> dict:
 
 
 def inversion_grid(settings: dict, target: Target, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """The inversion's g(r) grid ``r`` (nm), the target on it and the fit range (nm), checked against the box.
+    """Return the inversion's g(r) grid ``r`` (nm), the target on it and the fit range (nm), checked against the box.
 
     ``settings`` are validated IBI settings and ``box`` the CG box edges (nm).  IbiInputError when the cutoff
     exceeds half the box, the target ends before the cutoff, or g is not finite and >= 0.  The job and the
@@ -237,7 +260,7 @@ def grid(bin_width: float, r_max: float) -> np.ndarray:
 
 
 def potential_grid(r: np.ndarray, cutoff: float) -> np.ndarray:
-    """The potential's grid: the g(r) bin centres below the cutoff, then the cutoff itself."""
+    """Return the potential's grid (nm): the g(r) bin centres below the cutoff, then the cutoff itself."""
     return np.r_[r[r < cutoff - 1e-9], cutoff]
 
 
@@ -265,8 +288,22 @@ def initial_potential(r: np.ndarray, g_target: np.ndarray, settings: dict, numbe
 
 def updated_potential(potential: Potential, r: np.ndarray, delta: np.ndarray, settings: dict,
                       iteration: int) -> Potential:
-    """U + dU on the potential's grid: dU from the bins below the cutoff, smoothed, held constant into the
-    core (where g carried no information), switched off over the tail so U(r_c) and F(r_c) stay 0."""
+    """Return U + dU (kJ/mol) on the potential's grid.
+
+    dU comes from the bins below the cutoff, smoothed, held constant into the core (where g carried no
+    information) and switched off over the tail, so that U(r_c) and F(r_c) stay 0.
+
+    Parameters
+    ----------
+    potential
+        The potential U of the last iteration.
+    r, delta
+        The g(r) grid (nm) and the raw update dU on it (kJ/mol).
+    settings
+        Validated IBI settings (``smoothing``, ``tail_width``, ``method``, ``alpha``).
+    iteration
+        Number of the iteration, recorded as the potential's origin.
+    """
     r_pot, cutoff = potential.r, potential.cutoff
     below = r < cutoff - 1e-9
     delta = delta[below]
@@ -289,6 +326,11 @@ def updated_potential(potential: Potential, r: np.ndarray, delta: np.ndarray, se
 
 @dataclass
 class IterationRecord:
+    """What one iteration measured: RMS error of g(r), pressure (bar), temperature (K), density, timings.
+
+    ``number_density`` is N / <V> (nm^-3), ``timestep_ps`` the integration step (ps), the times in s.
+    """
+
     iteration: int
     rms: float
     pressure_bar: float
@@ -301,6 +343,7 @@ class IterationRecord:
     ns_per_day: float
 
     def to_dict(self) -> dict:
+        """Return the record as a JSON-serialisable dictionary."""
         return dict(self.__dict__)
 
 
@@ -510,8 +553,12 @@ class IbiRun:
 
 
 def write_history(path: Path, r: np.ndarray, g_target: np.ndarray, state: dict) -> None:
-    """All iterations as arrays: per-iteration scalars (I,), the potential used (I, R) on ``r_potential``,
-    the g(r) it gave (I, G) on ``r`` next to ``g_target``.  Units in the array names' docs: nm, kJ/mol, bar, s."""
+    """Write all iterations as arrays into an ``.npz`` file.
+
+    Per-iteration scalars (I,), the potential used (I, R) on ``r_potential``, the g(r) it gave (I, G) on
+    ``r`` next to ``g_target``.  Units: r nm, potential kJ/mol, force kJ/mol/nm, pressure bar, time ps
+    (``timestep_ps``) and s (``seconds``), number density nm^-3.
+    """
     records = state['records']
     potentials = [Potential.from_dict(item) for item in state['potentials']]
     np.savez_compressed(
@@ -538,8 +585,34 @@ def write_ibi_input(directory: str | Path, target_r: np.ndarray, target_g: np.nd
                     number_density: float, n_beads: int | None = None, settings: dict | None = None,
                     lammps_settings: dict | None = None, lmp: str = 'lmp', threads: int = 1, seed: int = 1,
                     initial: Potential | None = None) -> Path:
-    """Write ``ibi_input.json`` and ``target.npz`` (and ``initial_potential.json``) into ``directory``,
-    validated so a bad field fails here and not in the scheduler queue."""
+    """Write ``ibi_input.json`` and ``target.npz`` (and ``initial_potential.json``) into ``directory``.
+
+    The input is validated first, so a bad field fails here and not in the scheduler queue.
+
+    Parameters
+    ----------
+    directory
+        Folder to write into (created if missing).
+    target_r, target_g
+        The target g(r): bin centres (nm) and values.
+    mass
+        Bead mass (g/mol).
+    number_density
+        Bead number density of the CG runs (nm^-3).
+    n_beads
+        Number of beads of a lattice start (not needed when the directory holds ``start.data``).
+    settings, lammps_settings
+        IBI settings (:data:`DEFAULT_SETTINGS`) and the settings of one iteration's LAMMPS run.
+    lmp, threads, seed
+        LAMMPS executable, OpenMP threads, random seed.
+    initial
+        Initial potential; None: made from the target (``initial_guess``).
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``ibi_input.json``.
+    """
     data = {'settings': settings or {}, 'lammps_settings': lammps_settings or {}, 'mass': mass,
             'number_density': number_density, 'n_beads': n_beads, 'lmp': lmp, 'threads': threads, 'seed': seed}
     validate_input(data)

@@ -164,7 +164,7 @@ def _port_signature(port) -> tuple:
 
 
 def _collect_ports(namespace, relative: tuple, known: dict) -> None:
-    from plumpy.ports import PortNamespace
+    from aiida.engine.processes.ports import PortNamespace
 
     for name, port in namespace.items():
         if isinstance(port, PortNamespace):
@@ -189,7 +189,7 @@ def prune_metadata(namespace, known: dict, relative: tuple | None = None):
     ``relative`` is the path inside the nearest ``metadata`` namespace (None outside of one).  A metadata
     namespace left empty is dropped (None is returned); the package's own or changed metadata inputs stay.
     """
-    from plumpy.ports import PortNamespace
+    from aiida.engine.processes.ports import PortNamespace
 
     kept = {}
     for name, port in namespace.items():
@@ -204,7 +204,7 @@ def prune_metadata(namespace, known: dict, relative: tuple | None = None):
     if relative is not None and not kept:
         return None
     pruned = copy.copy(namespace)
-    pruned._ports = kept  # plumpy's PortNamespace keeps its ports in this dict
+    pruned._ports = kept  # plumpy's PortNamespace (aiida's base class) keeps its ports in this dict
     return pruned
 
 
