@@ -44,10 +44,12 @@ class BeadTrajectory:
 
     @property
     def n_frames(self) -> int:
+        """Number of frames."""
         return self.positions.shape[0]
 
     @property
     def n_beads(self) -> int:
+        """Number of beads."""
         return self.positions.shape[1]
 
     def unwrapped(self) -> np.ndarray:
@@ -55,6 +57,7 @@ class BeadTrajectory:
         return unwrap_in_time(self.positions, self.dimensions)
 
     def __post_init__(self):
+        """Refuse an empty trajectory (DescriptorError ``empty_trajectory``) and a bead mass that is not > 0."""
         if self.n_frames == 0:
             raise DescriptorError('empty_trajectory', f'{self.source or "trajectory"}: no frames in the chosen range')
         if not self.bead_mass > 0:
