@@ -10,7 +10,10 @@ built, so a process, exit code, data type or kernel module added later appears b
 ``.. cgmob-exit-codes::``
     One table of the exit codes of every process of the package, grouped by hundreds (1xx scheduler,
     3xx output missing or unreadable, 4xx physics or run failures a handler may fix), with the
-    processes that use each code and the numbers that carry more than one meaning.
+    processes that use each code and the numbers that carry more than one meaning.  With an entry
+    point name as argument (and ``:package-only:``), the codes of one process.
+``:cgmob-exit:`LABEL```
+    The number of an exit code (linked to the table), for narrative text that must not go stale.
 ``.. cgmob-data-types::``
     ``autoclass`` of every ``cgmob.*`` entry point of ``aiida.data``.
 ``.. cgmob-kernels::``
@@ -40,6 +43,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from docutils import nodes
+from docutils.parsers.rst import directives
 from sphinx import addnodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -329,18 +333,35 @@ class ProcessesDirective(SphinxDirective):
 
 
 class ExitCodesDirective(SphinxDirective):
-    """``.. cgmob-exit-codes::``: one table of the exit codes of every process of the package."""
+    """``.. cgmob-exit-codes::``: one table of the exit codes of every process of the package.
+
+    With an argument (an entry point name, e.g. ``cgmob.gromacs``) the table holds that process's codes
+    only; the flag ``:package-only:`` leaves out the codes aiida-core defines.
+    """
+
+    optional_arguments = 1
+    option_spec = {'package-only': directives.flag}
 
     def run(self) -> list[nodes.Node]:
         _load_documentation_profile()
-        users = defaultdict(list)  # (status, label, message) -> entry points
+        only = self.arguments[0] if self.arguments else None
+        users = defaultdict(list)  # (status, label, message, invalidates cache) -> entry points
         origins = {}
         for group in PROCESS_GROUPS:
             for entry_point, process in load_processes(group, self.get_location()):
+                if only is not None and entry_point.name != only:
+                    continue
                 for label, code in process.spec().exit_codes.items():
                     key = (code.status, label, code.message, code.invalidates_cache)
+                    origin = exit_code_origin(process, label)
+                    if 'package-only' in self.options and origin == 'aiida-core':
+                        continue
                     users[key].append(entry_point.name)
-                    origins[key] = exit_code_origin(process, label)
+                    origins[key] = origin
+        if only is not None and not users:
+            LOGGER.warning('no exit codes of a process %r of the package', only, location=self.get_location(),
+                           type='cgmob', subtype='process')
+            return []
         rows, heading = [], None
         for key in sorted(users, key=lambda key: (key[0], key[1], key[2])):
             status, label, message, invalidates_cache = key
@@ -351,8 +372,10 @@ class ExitCodesDirective(SphinxDirective):
             used_by = []
             for name in users[key]:
                 used_by += [_reference(name), nodes.Text(', ')]
-            rows.append([str(status), nodes.literal(text=label), message, 'yes' if invalidates_cache else 'no',
-                         origins[key], used_by[:-1]])
+            row = [str(status), nodes.literal(text=label), message, 'yes' if invalidates_cache else 'no']
+            rows.append(row if only else [*row, origins[key], used_by[:-1]])
+        if only:
+            return [build_table(['Status', 'Label', 'Message', 'Invalidates cache'], rows, [6, 30, 60, 8])]
         table = build_table(['Status', 'Label', 'Message', 'Invalidates cache', 'Defined by', 'Used by'], rows,
                             [6, 26, 50, 8, 10, 20])
         return [*self.conflicts(users), table]
@@ -379,6 +402,37 @@ class ExitCodesDirective(SphinxDirective):
                                      'processes of the package:')
         note += items
         return [note]
+
+
+_STATUS_OF_LABEL: dict[str, set[int]] = {}
+
+
+def status_of_label() -> dict[str, set[int]]:
+    """Return the exit statuses that each exit-code label has across the processes of the package (cached)."""
+    if not _STATUS_OF_LABEL:
+        _load_documentation_profile()
+        for group in PROCESS_GROUPS:
+            for _, process in load_processes(group, None):
+                for label, code in process.spec().exit_codes.items():
+                    _STATUS_OF_LABEL.setdefault(label, set()).add(code.status)
+    return _STATUS_OF_LABEL
+
+
+def exit_code_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``:cgmob-exit:`LABEL```: the number of an exit code, taken from the process specs, linked to the table.
+
+    Narrative text that names exit codes this way never goes stale when codes are renumbered; an unknown
+    label, or one with more than one number, is an error.
+    """
+    statuses = status_of_label().get(text.strip(), set())
+    if len(statuses) != 1:
+        problem = 'is not an exit code of the package' if not statuses else f'has several numbers {sorted(statuses)}'
+        message = inliner.reporter.error(f'exit code {text!r} {problem}', line=lineno)
+        return [inliner.problematic(rawtext, rawtext, message)], [message]
+    xref = addnodes.pending_xref('', refdomain='std', reftype='doc', reftarget='/reference/exit_codes',
+                                 refexplicit=True)
+    xref += nodes.Text(str(next(iter(statuses))))
+    return [xref], []
 
 
 class DataTypesDirective(SphinxDirective):
@@ -468,6 +522,7 @@ def setup(app):
     app.add_directive('cgmob-exit-codes', ExitCodesDirective)
     app.add_directive('cgmob-data-types', DataTypesDirective)
     app.add_directive('cgmob-kernels', KernelsDirective)
+    app.add_role('cgmob-exit', exit_code_role)
     app.connect('builder-inited', check_installed_entry_points)
     app.connect('env-get-outdated', _always_outdated)
     app.connect('autodoc-skip-member', _skip_generated_models)
