@@ -2,7 +2,8 @@
 
 * The science kernels (every top-level module or package of ``aiida_cgmob`` outside ``AIIDA_LAYER``)
   import without AiiDA: checked by importing each of them in a fresh interpreter where ``aiida`` cannot
-  be imported, and by reading every import statement of theirs (function-level ones included).
+  be imported, and by reading every import statement of theirs (function-level ones included; the
+  package root, which may re-export the launch API lazily, only by the import).
 * Parsers and calculations meet only through the bases: no module of ``parsers/`` imports a module of
   ``calculations/`` or the reverse, unless the module imported is a ``base`` module.
 
@@ -143,9 +144,13 @@ def test_kernel_imports_without_aiida(imported_without_aiida, module):
     assert error is None, f'kernel module {module} does not import without AiiDA: {error}'
 
 
-@pytest.mark.parametrize('module', KERNEL_MODULES)
+@pytest.mark.parametrize('module', [module for module in KERNEL_MODULES if module != PACKAGE])
 def test_kernel_never_imports_aiida_or_the_aiida_layer(module):
-    """No import statement of a kernel, function-level ones included, reaches AiiDA or the AiiDA layer."""
+    """No import statement of a kernel, function-level ones included, reaches AiiDA or the AiiDA layer.
+
+    The package root is left to the import test above: it may re-export the public launch API lazily
+    (a module ``__getattr__``), as long as importing it does not import AiiDA.
+    """
     bad = [f'line {line}: {target}' for line, target in imports_of(module, MODULES[module])
            if target.split('.')[0] == 'aiida'
            or (target.split('.')[0] == PACKAGE and not is_kernel(target))]
