@@ -117,36 +117,39 @@ def test_diffusion_is_queryable(md_with_descriptors):
     assert qb.all(flat=True) == [md_with_descriptors.outputs.descriptors.diffusion['D_si']]
 
 
-def test_too_short_for_automatic_window_420(md_with_descriptors, descriptors_code):
+def test_too_short_for_automatic_window_451(md_with_descriptors, descriptors_code):
     _, node = run_descriptors(descriptors_code, md_with_descriptors.outputs.remote_folder)
     assert node.exit_status == DescriptorsCalculation.exit_codes.ERROR_NO_DIFFUSIVE_REGIME.status
     assert 'run a longer production' in node.exit_message
 
 
-def test_box_too_small_410(md_with_descriptors, descriptors_code):
+def test_box_too_small_450(md_with_descriptors, descriptors_code):
     _, node = run_descriptors(descriptors_code, md_with_descriptors.outputs.remote_folder,
                               {**SETTINGS, 'r_max': 2.5})
     assert node.exit_status == DescriptorsCalculation.exit_codes.ERROR_BOX_TOO_SMALL.status
     assert 'r_max = 2.5 nm exceeds half the smallest box width' in node.exit_message
 
 
-def test_missing_trajectory_301(md_with_descriptors, descriptors_code):
+def test_missing_trajectory_320(md_with_descriptors, descriptors_code):
     _, node = run_descriptors(descriptors_code, md_with_descriptors.outputs.remote_folder, SETTINGS,
                               trajectory=orm.Str('nvt.xtc'), topology=orm.Str('nvt.tpr'))
-    assert node.exit_status == DescriptorsCalculation.exit_codes.ERROR_MISSING_INPUT_FILE.status
+    assert node.exit_status == DescriptorsCalculation.exit_codes.ERROR_INPUT_FILE_MISSING.status
     assert 'nvt.xtc' in node.exit_message
 
 
 def test_descriptor_failure_in_job_keeps_md_outputs(gmx_code, descriptors_code, tiny_liquid):
     """A bad descriptor setting fails the descriptors (350) but not the MD, whose outputs the work chain keeps."""
     builder = GromacsBaseWorkChain.get_builder_from_protocol(
-        gmx_code, *tiny_liquid, options=RESOURCES, overrides={'stages': production_stages()},
-        descriptors_code=descriptors_code, descriptor_settings={**SETTINGS, 'r_max': 2.5})
+        gmx_code, *tiny_liquid, options=RESOURCES,
+        overrides={'gromacs': {'parameters': {'stages': production_stages()},
+                               'descriptors': {'settings': {**SETTINGS, 'r_max': 2.5}}}},
+        descriptors_code=descriptors_code)
     _, node = run_get_node(builder)
     assert node.exit_status == GromacsBaseWorkChain.exit_codes.ERROR_DESCRIPTORS.status
     assert 'box_too_small' in node.exit_message
     calculation = node.called[-1]
     assert calculation.exit_status == GromacsCalculation.exit_codes.ERROR_DESCRIPTORS.status
+    assert node.exit_message == calculation.exit_message  # the job's message, once
     assert len(node.called) == 1  # MD is not rerun for a descriptor failure
     assert 'density' in node.outputs.output_parameters.get_dict()
     assert 'remote_folder' in node.outputs and 'descriptors' not in node.outputs

@@ -45,10 +45,10 @@ def test_success_outputs_and_units(gmx_code, tiny_liquid):
     assert 'production.cpt' in remote and 'production.edr' in remote
 
 
-def test_grompp_error_401(gmx_code, tiny_liquid):
+def test_grompp_error_420(gmx_code, tiny_liquid):
     """dt = 10 fs: grompp warns that bonds oscillate faster than 5 steps, and warnings are errors."""
     _, node = run_gromacs(gmx_code, tiny_liquid, tiny_stages(dt=0.01))
-    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_GROMPP.status
+    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_INPUT_REFUSED.status
     assert 'nvt' in node.exit_message and 'oscillational period' in node.exit_message
 
 
@@ -61,10 +61,10 @@ def test_unstable_integration_410(gmx_code, tiny_liquid):
     assert stages[1]['status'] == 'unstable' and node.outputs.output_parameters['failed_stage'] == 'nvt'
 
 
-def test_mdrun_error_420(gmx_code, tiny_liquid):
+def test_mdrun_error_430(gmx_code, tiny_liquid):
     """OMP_NUM_THREADS contradicting -ntomp is an mdrun fatal error unrelated to the physics."""
     _, node = run_gromacs(gmx_code, tiny_liquid, tiny_stages(), environment_variables={'OMP_NUM_THREADS': '3'})
-    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_MDRUN.status
+    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_ENGINE.status
     assert 'OMP_NUM_THREADS' in node.exit_message
 
 
@@ -77,18 +77,20 @@ def test_out_of_walltime_400(gmx_code, tiny_liquid):
     assert 'production.cpt' in node.outputs.remote_folder.listdir()
 
 
-def test_stage_not_reached_301(gmx_code, tiny_liquid):
+def test_stage_not_reached_311(gmx_code, tiny_liquid):
     """A job that dies before its first command (here: the job script exits at once)."""
     _, node = run_gromacs(gmx_code, tiny_liquid, tiny_stages(), prepend_text='exit 0')
     assert node.exit_status == GromacsCalculation.exit_codes.ERROR_STAGE_NOT_REACHED.status
     assert 'em' in node.exit_message
 
 
-def test_missing_structure_302_and_energy_303(gmx_code, tiny_liquid):
+def test_missing_structure_and_energy_312(gmx_code, tiny_liquid):
     _, node = run_gromacs(gmx_code, tiny_liquid, tiny_stages(), append_text='rm -f production.gro')
-    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_OUTPUT_STRUCTURE_MISSING.status
+    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_OUTPUT_MISSING.status
+    assert 'production.gro' in node.exit_message
     _, node = run_gromacs(gmx_code, tiny_liquid, tiny_stages(), append_text='rm -f energy.xvg')
-    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_ENERGY_OUTPUT_MISSING.status
+    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_OUTPUT_MISSING.status
+    assert 'energy time series' in node.exit_message
 
 
 @pytest.mark.parametrize('stages, settings, message', [
@@ -119,5 +121,5 @@ def test_grompp_error_message_names_the_real_cause(gmx_code, tiny_liquid):
     stages = [{'name': 'em', 'type': 'minimise', 'mdp': cutoffs},
               {'name': 'md', 'type': 'nvt', 'mdp': {**cutoffs, 'nsteps': 10}}]
     _, node = run_gromacs(gmx_code, tiny_liquid, stages)
-    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_GROMPP.status
+    assert node.exit_status == GromacsCalculation.exit_codes.ERROR_INPUT_REFUSED.status
     assert 'cut-off length is longer than half the shortest box vector' in node.exit_message

@@ -403,23 +403,28 @@ def test_parser_finished_run(parse):
     assert results['structure'].get_content() == read('finished', 'production.gro')
 
 
-@pytest.mark.parametrize('scenario, exit_status, stage, gromacs_message', [
-    ('lincs', 410, 'nvt', 'Too many LINCS warnings (113)'),
-    ('lincs_crash', 410, 'nvt', 'LINCS WARNING'),
-    ('grompp_dt', 401, 'nvt', 'estimated oscillational period of 2.5e-02 ps'),
-    ('omp_threads', 420, 'em', 'Environment variable OMP_NUM_THREADS (3) and the number of threads requested'),
-    ('user_input', 420, 'em', 'Invalid command-line options In command-line option -ddorder Invalid value: foo'),
-    ('maxh', 400, 'production', 'wall time ran out'),
-    ('empty', 301, 'em', 'left no output'),
-    ('interrupted', 400, 'production', 'wall time ran out'),
-    ('restart_omp', 420, 'production', 'OMP_NUM_THREADS (3)'),
-    ('io_error', 420, 'production', 'production.edr'),
+@pytest.mark.parametrize('scenario, label, stage, gromacs_message', [
+    ('lincs', 'ERROR_UNSTABLE_INTEGRATION', 'nvt', 'Too many LINCS warnings (113)'),
+    ('lincs_crash', 'ERROR_UNSTABLE_INTEGRATION', 'nvt', 'LINCS WARNING'),
+    ('grompp_dt', 'ERROR_INPUT_REFUSED', 'nvt', 'estimated oscillational period of 2.5e-02 ps'),
+    ('omp_threads', 'ERROR_ENGINE', 'em',
+     'Environment variable OMP_NUM_THREADS (3) and the number of threads requested'),
+    ('user_input', 'ERROR_ENGINE', 'em',
+     'Invalid command-line options In command-line option -ddorder Invalid value: foo'),
+    ('maxh', 'ERROR_OUT_OF_WALLTIME', 'production', 'stopped at step'),
+    ('empty', 'ERROR_STAGE_NOT_REACHED', 'em', 'left no output'),
+    ('interrupted', 'ERROR_OUT_OF_WALLTIME', 'production', 'stopped at step'),
+    ('restart_omp', 'ERROR_ENGINE', 'production', 'OMP_NUM_THREADS (3)'),
+    ('io_error', 'ERROR_ENGINE', 'production', 'production.edr'),
 ])
-def test_parser_exit_codes(parse, scenario, exit_status, stage, gromacs_message):
+def test_parser_exit_codes(parse, scenario, label, stage, gromacs_message):
+    from aiida_cgmob.calculations.gromacs import GromacsCalculation
+
     results, calcfunction = parse(scenario, make_fixtures.STAGES['finished'] if scenario == 'empty' else None)
-    assert calcfunction.exit_status == exit_status, calcfunction.exit_message
+    assert calcfunction.exit_status == GromacsCalculation.exit_codes[label].status, calcfunction.exit_message
     assert gromacs_message in calcfunction.exit_message
-    assert f'stage {stage}' in calcfunction.exit_message.replace('Stage', 'stage')
+    assert f'stage {stage!r}' in calcfunction.exit_message
+    assert calcfunction.exit_message.count('remote folder') <= 1  # one message, said once
     report = results['output_parameters'].get_dict()
     assert report['failed_stage'] == stage
     assert 'energy' not in results and 'structure' not in results
@@ -427,8 +432,10 @@ def test_parser_exit_codes(parse, scenario, exit_status, stage, gromacs_message)
 
 def test_parser_names_the_cause_of_a_grompp_error(parse):
     """The exit message carries grompp's ERROR block, not only 'There was 1 error in input file(s)'."""
+    from aiida_cgmob.calculations.gromacs import GromacsCalculation
+
     results, calcfunction = parse('grompp_box')
-    assert calcfunction.exit_status != 0
+    assert calcfunction.exit_status == GromacsCalculation.exit_codes.ERROR_INPUT_REFUSED.status
     assert f'{BOX_CAUSE} (There was 1 error in input file(s))' in calcfunction.exit_message
     report = results['output_parameters'].get_dict()
     assert report['failed_stage'] == 'em'
