@@ -51,7 +51,7 @@ def check_overrides(namespace, overrides: Mapping, path: str = '') -> None:
     Keys inside a port that is not a namespace (the content of a Dict, say) are checked by that port's validator
     when the process is built, not here.
     """
-    from plumpy.ports import PortNamespace
+    from aiida.engine.processes.ports import PortNamespace
 
     for key, value in overrides.items():
         where = f'{path}{key}'
@@ -107,7 +107,7 @@ class ProtocolMixin:
 
 def _fill(builder, namespace, inputs: Mapping) -> None:
     from aiida import orm
-    from plumpy.ports import PortNamespace
+    from aiida.engine.processes.ports import PortNamespace
 
     for key, value in inputs.items():
         port = namespace.get(key) if key in namespace else None
