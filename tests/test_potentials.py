@@ -11,16 +11,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from potential_tables import (
+    EPSILON_LIQUID,
+    U_CUT,
+    lammps_flagged,
+    noisy_ibi_potential,
+    read_like_lammps,
+    votca_lammps_table,
+)
 
 from aiida_cgmob.potentials import (
     BOLTZMANN_KJ,
     Potential,
     PotentialError,
     boltzmann_inversion,
+    consistent_forces,
     energy_from_real,
     energy_to_real,
     force_from_real,
     force_to_real,
+    inconsistent_forces,
     lennard_jones,
     read_gromacs_table,
     read_lammps_table,
@@ -166,9 +176,10 @@ def test_shifted_at_a_shorter_cutoff(lj):
 
 
 def test_lammps_table_units_by_hand_and_round_trip(tmp_path, lj):
-    path = write_lammps_table(tmp_path / 'lj.table', lj, keyword='LJ')
+    path = write_lammps_table(tmp_path / 'lj.table', lj, keyword='LJ', n_points=lj.r.size)  # its own (even) grid
     lines = path.read_text().splitlines()
     assert lines[0].startswith('# cgmob: ')
+    meta = json.loads(lines[0][len('# cgmob: '):])
     start = lines.index('LJ')
     assert lines[start + 1] == f'N {lj.r.size} R 2.5000000000e+00 1.4000000000e+01'
     index, r_a, e_kcal, f_kcal = (float(x) for x in lines[start + 3 + 50].split())  # row 51: r = 0.35 nm
@@ -182,7 +193,11 @@ def test_lammps_table_units_by_hand_and_round_trip(tmp_path, lj):
     back = read_lammps_table(path, 'LJ')
     np.testing.assert_allclose(back.r, lj.r, **PRINTED)
     np.testing.assert_allclose(back.energy, lj.energy, **PRINTED)
-    np.testing.assert_allclose(back.force, lj.force, **PRINTED)
+    # the analytic force is kept except where LAMMPS would flag it: at the inflection point (26/7)^(1/6) sigma
+    moved = ~np.isclose(back.force, lj.force, **PRINTED)
+    assert np.count_nonzero(moved) == meta['forces_moved_into_secants'] == 1
+    assert abs(back.r[moved][0] - (26 / 7) ** (1 / 6) * SIGMA) < 2 * H
+    assert np.max(np.abs(back.force - lj.force)) < 1e-5 * np.max(np.abs(lj.force[lj.r > 0.3]))
     assert back.treatment == lj.treatment and back.origin == lj.origin
     with pytest.raises(PotentialError, match="no section 'CG' \\(found: \\['LJ'\\]\\)"):
         read_lammps_table(path, 'CG')
@@ -268,6 +283,116 @@ def test_force_column_is_minus_dudr_of_energy_column(tmp_path, lj, fmt):
         r, energy, force = data[keep, 0], data[keep, 5], data[keep, 6]
         r_from = 0.3
     assert_force_is_minus_dudr(r, energy, force, r_from)
+
+
+# ---------------------------------------------------------------- tables written elsewhere
+
+def test_foreign_lammps_table_is_refused_unless_shifted(tmp_path):
+    r, energy, force = votca_lammps_table(tmp_path / 'CG-CG.table')
+    message = (r'U\(r_c\) = -0.000912519 kJ/mol \(-0.000218097 kcal/mol in the file\) at the cutoff r_c = 1.2 nm'
+               r'.*shift=True \(on the command line: --shift\)')
+    with pytest.raises(PotentialError, match=message):
+        read_lammps_table(tmp_path / 'CG-CG.table', 'VOTCA')
+    potential = read_lammps_table(tmp_path / 'CG-CG.table', 'VOTCA', shift=True)
+    np.testing.assert_allclose(potential.r, r, rtol=1e-12)  # from 'R 3.000000 12.000000', as LAMMPS computes it
+    assert potential.energy[-1] == 0.0
+    np.testing.assert_allclose(potential.energy, energy - U_CUT, rtol=1e-9, atol=1e-12)  # kcal/mol -> kJ/mol
+    np.testing.assert_allclose(potential.force, force, rtol=1e-9)  # forces unchanged by the shift
+    assert potential.treatment['energy_shift_kJ_mol'] == pytest.approx(-U_CUT, rel=1e-9)
+    assert '-0.000912519 kJ/mol' in potential.treatment['shift']
+    assert potential.origin == 'LAMMPS table CG-CG.table VOTCA'
+    with pytest.raises(PotentialError, match="no section 'CG' \\(found: \\['OTHER', 'VOTCA'\\]\\)"):
+        read_lammps_table(tmp_path / 'CG-CG.table')
+
+
+@pytest.mark.parametrize(('header', 'message'), [
+    ('N 3 FOO 1 2', "unknown parameter 'FOO'"),
+    ('N 3 R 1.0', 'cannot read its parameter line'),
+    ('R 1.0 3.0', 'no "N n" parameter line'),
+    ('N 4 BITMAP 1.0 3.0', 'BITMAP tables are not supported'),
+    ('N 4 R 1.0 3.0', 'announces N = 4 lines but has 3'),
+])
+def test_lammps_table_parameter_lines(tmp_path, header, message):
+    path = tmp_path / 't.table'
+    path.write_text(f'T pair\n{header}\n\n1 1.0 2.0 3.0\n2 2.0 1.0 1.0\n3 3.0 0.0 0.5\n')
+    with pytest.raises(PotentialError, match=message):
+        read_lammps_table(path, 'T')
+    path.write_text('T pair\nN 3 FP 0.0 0.0\n\n1 1.0 2.0 3.0\n2 2.0 1.0 1.0\n3 3.0 0.0 0.5\n')  # old LAMMPS: FP
+    assert read_lammps_table(path, 'T').r.tolist() == [0.1, 0.2, 0.3]  # the r column, Angstrom -> nm
+
+
+def test_foreign_votca_table_with_undefined_core(tmp_path):
+    """A csg ``.pot.new``: ``r U flag`` from r = 0, the core undefined (u, nan), the rest i, not shifted."""
+    r = np.round(np.arange(121) * 0.01, 10)
+    x6 = (SIGMA / np.maximum(r, 0.01)) ** 6
+    energy = 4 * EPSILON_LIQUID * (x6 * x6 - x6)
+    energy = energy - energy[-1] + U_CUT
+    flags = ['u' if x < 0.295 else 'i' for x in r]
+    lines = ['# csg_inverse: potential of step 12 (nm, kJ/mol)'] + [
+        f'{x:.3f} {"nan" if flag == "u" else f"{e:.10e}"} {flag}' for x, e, flag in zip(r, energy, flags, strict=True)]
+    path = tmp_path / 'CG-CG.pot.new'
+    path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(PotentialError, match=r'U\(r_c\) = -0.000912519 kJ/mol at the cutoff.*--shift'):
+        read_votca_table(path)
+    potential, flags_kept = read_votca_table(path, shift=True, return_flags=True)
+    assert potential.r[0] == pytest.approx(0.3) and flags_kept == ['i'] * 91
+    assert potential.treatment['dropped'].startswith('30 point(s) below r = 0.3 nm')
+    np.testing.assert_allclose(potential.energy, energy[30:] - U_CUT, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(potential.force, fd_force(potential.r, potential.energy))  # no force column
+    lines[60] = lines[60].replace(' i', ' u')
+    path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(PotentialError, match=r'the point at r = 0.59 nm \(data line 60\) is flagged u \(undefined\)'):
+        read_votca_table(path, shift=True)
+
+
+def test_gromacs_reader_refuses_or_shifts_a_nonzero_cutoff_value(tmp_path, lj):
+    path = write_gromacs_table(tmp_path / 'table.xvg', lj)
+    with pytest.raises(PotentialError, match=r'U\(r_c\) = .* kJ/mol at the cutoff r_c = 1.2 nm.*--shift'):
+        read_gromacs_table(path, cutoff=1.2)
+    short = read_gromacs_table(path, cutoff=1.2, shift=True)
+    assert short.energy[-1] == 0.0
+    assert short.treatment['energy_shift_kJ_mol'] == pytest.approx(-float(lj(1.2)[0]), rel=1e-9)
+
+
+# ---------------------------------------------------------------- force columns LAMMPS finds consistent
+
+
+def test_inconsistent_and_consistent_forces_by_hand():
+    r = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    energy = np.array([10.0, 6.0, 4.0, 3.0, 3.0])  # secants -dE/dr: 4, 2, 1, 0
+    force = np.array([9.0, 3.0, 5.0, 1.0, 7.0])  # 3 in [2, 4]; 5 outside [1, 2]; 1 in [0, 1] (an end counts)
+    assert inconsistent_forces(r, energy, force).tolist() == [False, False, True, False, False]
+    fixed = consistent_forces(r, energy, force)
+    assert fixed[0] == 9.0 and fixed[-1] == 7.0 and fixed[1] == 3.0  # ends and values well inside are kept
+    assert fixed[2] == pytest.approx(2.0, abs=1e-5) and 1.0 < fixed[2] < 2.0  # to the nearer end, just inside
+    assert 0.0 < fixed[3] < 1.0 and fixed[3] == pytest.approx(1.0, abs=1e-5)
+    assert not inconsistent_forces(r, energy, fixed).any()
+    flat = consistent_forces([1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [0.0, 1e-3, 0.0])
+    assert flat[1] == 0.0  # both secants 0: the force must be 0
+
+
+@pytest.mark.parametrize('name', ['lennard_jones', 'noisy_ibi'])
+@pytest.mark.parametrize(('n_points', 'spacing'), [(None, 'r'), (2000, 'rsq'), (121, 'r'), (500, 'rsq')])
+def test_written_lammps_forces_are_consistent_with_the_energies(tmp_path, name, n_points, spacing):
+    """No force value LAMMPS would flag, whatever the grid; on fine grids the force is the potential's own
+    (the derivative of its interpolation), moved by a negligible amount near inflection points.  The
+    writer of the first release flagged 38 of 121 values of the noisy potential (the demo's runs: 43 of 121)."""
+    if name == 'lennard_jones':
+        potential = lennard_jones(np.linspace(0.3, 1.2, 901), epsilon=EPSILON_LIQUID, sigma=SIGMA)
+    else:
+        potential = noisy_ibi_potential()
+    path = write_lammps_table(tmp_path / 'u.table', potential, n_points=n_points, spacing=spacing)
+    r, energy, force = read_like_lammps(path)
+    assert r.size == (n_points or 2000)
+    assert lammps_flagged(r, energy, force) == 0
+    assert not inconsistent_forces(r, energy, force).any()
+    expected = force_to_real(potential(r / 10)[1])
+    np.testing.assert_allclose(energy, energy_to_real(potential(r / 10)[0]), rtol=1e-10, atol=1e-12)
+    if r.size >= 1000:  # the Hermite interpolant's curvature jumps at the nodes: the moves shrink as 1/N
+        liquid = r > 3.5  # Angstrom: past the wall
+        assert np.max(np.abs(force - expected)[liquid]) < 1e-2 * np.sqrt(np.mean(expected[liquid] ** 2))
+    meta = json.loads(path.read_text().splitlines()[0][len('# cgmob: '):])
+    assert meta['forces_moved_into_secants'] == np.count_nonzero(force != expected)
 
 
 # ---------------------------------------------------------------- Boltzmann inversion

@@ -40,17 +40,41 @@ def prepare_run(directory: str | Path, potential: Potential, mass: float, settin
                 timeout_seconds: float | None = None) -> Path:
     """Write ``in.lammps``, ``potential.table`` and (fresh start) ``beads.data`` into ``directory``.
 
-    Exactly one of ``configuration`` (fresh start) and ``restart_from`` (a restart file name relative
-    to ``directory``, or several candidates: the newest by time step is read) is given.
-    ``timeout_seconds``: wall time after which LAMMPS stops itself (see ``write_input``).  Returns the
-    input path.
+    The table has ``settings['table_points']`` points evenly spaced in r², the points ``pair_style
+    table linear N`` interpolates between, so LAMMPS uses the written values as they are; its forces
+    are consistent with its energies (no 'inconsistent with -dE/dr' warning, see ``write_lammps_table``).
+
+    Parameters
+    ----------
+    directory
+        Run directory (created if needed).
+    potential
+        The pair potential (nm, kJ/mol).
+    mass
+        Bead mass, g/mol.
+    settings
+        Over ``DEFAULT_SETTINGS`` (validated).
+    configuration
+        Fresh start: the beads and the box.
+    restart_from
+        Continuation: a restart file name relative to ``directory``, or several candidates (the newest
+        by time step is read).  Exactly one of ``configuration`` and ``restart_from`` is given.
+    timeout_seconds
+        Wall time after which LAMMPS stops itself (see ``write_input``).
+
+    Returns
+    -------
+    pathlib.Path
+        The input script's path.
     """
     if (configuration is None) == (not restart_from):
         raise ValueError('give exactly one of configuration (fresh start) and restart_from (continuation)')
     settings = validate_settings(settings)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    write_lammps_table(directory / TABLE_NAME, potential, keyword=TABLE_KEYWORD)
+    # the table LAMMPS uses as it is: pair_style table linear N interpolates between N points even in r^2
+    write_lammps_table(directory / TABLE_NAME, potential, keyword=TABLE_KEYWORD, n_points=settings['table_points'],
+                       spacing='rsq')
     if configuration is not None:
         half_box = float(configuration.box.min()) / 2
         if potential.cutoff > half_box:

@@ -2,12 +2,18 @@
 
 Package units: r nm, U kJ/mol, F = -dU/dr kJ/mol/nm.  LAMMPS ``units real``: Å, kcal/mol, kcal/mol/Å.
 
-- LAMMPS ``pair_style table``: keyword line, ``N n R rlo rhi``, lines ``index r e f`` (real units).
+- LAMMPS ``pair_style table``: keyword line, ``N n R rlo rhi`` (or ``RSQ``), lines ``index r e f`` (real units).
+  The writer's force column is consistent with its energy column in the sense LAMMPS checks (see
+  :func:`consistent_forces`), so LAMMPS warns about -dE/dr only for tables written elsewhere.
 - VOTCA table: ``r U F flag`` (nm, kJ/mol, kJ/mol/nm; flag i/o/u).
 - GROMACS user table ``table_CG.xvg``: ``r f -f' g -g' h -h'`` with the potential in h (C12 = 1).
 
 Every writer puts a ``# cgmob: {json}`` comment line first (origin, treatment, ...); all three programs
 skip ``#`` comments, and the readers use it to restore the metadata.
+
+Reading tables written elsewhere: U(r_c) must be 0 for a cgmob potential; the readers refuse a table
+whose last energy is not 0 unless ``shift=True``, which subtracts U(r_c) from every energy (forces
+unchanged) and records the amount in ``treatment['energy_shift_kJ_mol']``.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from ..units import ANGSTROM_PER_NM, KJ_PER_KCAL
-from .table import Potential, PotentialError
+from .table import CUTOFF_ENERGY_TOLERANCE, Potential, PotentialError, check_finite, check_grid
 
-__all__ = ['ANGSTROM_PER_NM', 'KJ_PER_KCAL', 'force_from_real', 'force_to_real', 'energy_from_real', 'energy_to_real',
+__all__ = ['ANGSTROM_PER_NM', 'KJ_PER_KCAL', 'LAMMPS_TABLE_POINTS', 'consistent_forces', 'energy_from_real',
+           'energy_to_real', 'force_from_real', 'force_to_real', 'inconsistent_forces', 'lammps_grid',
            'read_gromacs_table', 'read_lammps_table', 'read_votca_table', 'write_gromacs_table', 'write_lammps_table',
            'write_votca_table']
 
 NUMBER = '{:.10e}'  # 11 significant digits: round trips are exact to ~1e-11 relative
+EXACT = '{:.16e}'  # 17 significant digits: the value read back is the same double
+LAMMPS_TABLE_POINTS = 2000  # default points of a written LAMMPS table (LAMMPS' own tables: pair_style table linear N)
+LAMMPS_SPACINGS = {'r': 'R', 'rsq': 'RSQ'}
 GROMACS_SPACING = 0.002  # nm, the GROMACS default table-spacing (and VOTCA's)
 GROMACS_EXTENSION = 1.0  # nm, GROMACS default table-extension: the table must reach rc + this
 
@@ -83,76 +93,282 @@ def _origin(meta: dict, default: str) -> str:
     return meta.get('origin') or default
 
 
+def _from_table(path: str | Path, r: np.ndarray, energy: np.ndarray, force: np.ndarray, *, shift: bool,
+                treatment: dict, origin: str, file_energy: str = '') -> Potential:
+    """A Potential from a table's columns (nm, kJ/mol, kJ/mol/nm), shifted to U(r_c) = 0 only if ``shift``.
+
+    ``file_energy``: U(r_c) in the file's own unit, for the message (e.g. '-0.000218 kcal/mol').
+    """
+    energy = np.asarray(energy, dtype=float)
+    u_c = float(energy[-1]) if energy.size else 0.0
+    treatment = dict(treatment)
+    if np.isfinite(u_c) and abs(u_c) > CUTOFF_ENERGY_TOLERANCE and not shift:
+        in_file = f' ({file_energy} in the file)' if file_energy else ''
+        raise PotentialError(f'{path}: U(r_c) = {u_c:.6g} kJ/mol{in_file} at the cutoff r_c = {r[-1]:.6g} nm; a cgmob '
+                             'potential is 0 there.  Read the table with shift=True (on the command line: --shift) '
+                             'to subtract U(r_c) from every energy (forces unchanged)')
+    if shift and np.isfinite(u_c) and u_c != 0.0:
+        energy = energy - u_c
+        treatment['energy_shift_kJ_mol'] = -u_c  # added to every energy of the file
+        treatment['shift'] = f'U - U(r_c): the table had U(r_c) = {u_c:.6g} kJ/mol; forces unchanged'
+    try:
+        return Potential(r, energy, force, treatment, origin)
+    except PotentialError as exception:
+        raise PotentialError(f'{path}: {exception}') from None
+
+
+def lammps_grid(rlo: float, rhi: float, n_points: int, spacing: str = 'r') -> np.ndarray:
+    """The distances (Å) LAMMPS gives the lines of a table section with ``R rlo rhi`` or ``RSQ rlo rhi``.
+
+    Parameters
+    ----------
+    rlo, rhi
+        First and last distance, Å, as LAMMPS parses them from the header.
+    n_points
+        ``N`` of the section.
+    spacing
+        ``'r'`` (``R``: even in r) or ``'rsq'`` (``RSQ``: even in r², the spacing of LAMMPS' own
+        ``pair_style table linear N`` tables).
+
+    Returns
+    -------
+    numpy.ndarray
+        The distances, computed with LAMMPS' arithmetic (pair_table.cpp ``read_table``) so that the
+        secants LAMMPS checks the forces against are the ones :func:`consistent_forces` used.
+    """
+    if spacing not in LAMMPS_SPACINGS:
+        raise PotentialError(f'spacing must be one of {sorted(LAMMPS_SPACINGS)}, got {spacing!r}')
+    i = np.arange(n_points, dtype=float)
+    if spacing == 'r':
+        return rlo + (rhi - rlo) * i / (n_points - 1)
+    return np.sqrt(rlo * rlo + (rhi * rhi - rlo * rlo) * i / (n_points - 1))
+
+
+def _secants(r: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """-dE/dr on the left and on the right of every interior point, as LAMMPS computes them."""
+    left = -(energy[1:-1] - energy[:-2]) / (r[1:-1] - r[:-2])
+    right = -(energy[2:] - energy[1:-1]) / (r[2:] - r[1:-1])
+    return left, right
+
+
+def inconsistent_forces(r: np.ndarray, energy: np.ndarray, force: np.ndarray) -> np.ndarray:
+    """Which force values LAMMPS' ``pair_style table`` reports as 'inconsistent with -dE/dr'.
+
+    LAMMPS (pair_table.cpp, ``read_table``) flags an interior point whose force lies outside the
+    interval between the secants -(E_i - E_{i-1})/(r_i - r_{i-1}) and -(E_{i+1} - E_i)/(r_{i+1} - r_i);
+    the two end points are never flagged.  Any consistent units (the test is invariant to scaling).
+
+    Parameters
+    ----------
+    r, energy, force
+        The table's columns, r strictly increasing.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, one value per point.
+    """
+    r, energy, force = (np.asarray(values, dtype=float) for values in (r, energy, force))
+    flagged = np.zeros(r.size, dtype=bool)
+    if r.size > 2:
+        left, right = _secants(r, energy)
+        inner = force[1:-1]
+        flagged[1:-1] = ((inner < left) & (inner < right)) | ((inner > left) & (inner > right))
+    return flagged
+
+
+def consistent_forces(r: np.ndarray, energy: np.ndarray, force: np.ndarray, margin: float = 1e-6) -> np.ndarray:
+    """``force`` with every interior value moved into the interval between its two secants of ``energy``.
+
+    The derivative of a smooth U lies between the secants of its neighbouring intervals except near
+    inflection points (and wherever the force column is not -dU/dr of the energies); there the value
+    moves to the nearer end of the interval, by less than the difference of the two secants (O(h U'')),
+    a fraction ``margin`` of it inside so that round-off in LAMMPS' own secants cannot undo it.
+    Values already inside move only if they are within ``margin`` of an end.  The end points are kept.
+
+    Parameters
+    ----------
+    r, energy, force
+        Columns of a table, r strictly increasing; any consistent units.
+    margin
+        Fraction of the secant interval kept free at each end.
+
+    Returns
+    -------
+    numpy.ndarray
+        The new force column: :func:`inconsistent_forces` flags none of it.
+    """
+    r, energy = np.asarray(r, dtype=float), np.asarray(energy, dtype=float)
+    force = np.array(force, dtype=float)
+    if r.size > 2:
+        left, right = _secants(r, energy)
+        low, high = np.minimum(left, right), np.maximum(left, right)
+        width = high - low
+        inner_low = np.minimum(low + margin * width, high)
+        inner_high = np.maximum(high - margin * width, inner_low)
+        force[1:-1] = np.clip(force[1:-1], inner_low, inner_high)
+    return force
+
+
 # ---------------------------------------------------------------- LAMMPS pair_style table (units real)
 
 
-def write_lammps_table(path: str | Path, potential: Potential, keyword: str = 'CG',
-                       n_points: int | None = None) -> Path:
+def write_lammps_table(path: str | Path, potential: Potential, keyword: str = 'CG', n_points: int | None = None,
+                       spacing: str = 'r') -> Path:
     """Write ``potential`` as a LAMMPS ``pair_style table`` section in real units (Å, kcal/mol, kcal/mol/Å).
 
-    The file gets a uniform grid from the first r > 0 to the cutoff (``n_points`` points, default the
-    number of such points in the potential) and the header ``N n R rlo rhi``: with ``R`` LAMMPS
-    recomputes the distances itself, and it refuses rlo <= 0 ('Invalid pair table lower boundary'),
-    so an r = 0 point is dropped.  The force column must be -dE/dr: LAMMPS splines E and f separately
-    and warns when they disagree.  With ``pair_style table linear N`` it then interpolates linearly
-    between N points spaced evenly in r^2 from rlo^2 to rhi^2, and a pair closer than rlo stops the run.
-    Use it as ``pair_coeff 1 1 <path> <keyword>`` (the cutoff is then rhi).
+    The section has ``n_points`` points from the first r > 0 of the potential to its cutoff, evenly
+    spaced in r (``spacing='r'``, header ``N n R rlo rhi``) or in r² (``'rsq'``, ``N n RSQ rlo rhi``):
+    LAMMPS recomputes the distances from the header, and it refuses rlo <= 0 ('Invalid pair table lower
+    boundary'), so an r = 0 point is dropped.  Energies and forces are the potential's own cubic
+    Hermite interpolation (:meth:`Potential.__call__`) at those distances.
+
+    LAMMPS splines E and f separately and warns ('N of M force values in table are inconsistent with
+    -dE/dr') for every point whose force lies outside the interval between the two secants of the
+    energies around it.  The written force is therefore the interpolant's -dU/dr moved into that
+    interval where it is not already (near inflection points; by O(h² abs(d³U/dr³)) on a fine grid), computed
+    from the energies and distances exactly as LAMMPS reads them, and printed to full precision.  The
+    ``# cgmob:`` line records how many force values moved and by how much at most.
+
+    With ``pair_style table linear N`` LAMMPS interpolates linearly between N points evenly spaced in
+    r² from rlo to the cutoff; a file with ``spacing='rsq'`` and ``n_points`` = N is used as it is when
+    the ``pair_coeff`` cutoff equals rhi.  A pair closer than rlo stops the run.
+
+    Parameters
+    ----------
+    path
+        File to write.
+    potential
+        The potential (nm, kJ/mol).
+    keyword
+        Section name, one word: ``pair_coeff 1 1 <path> <keyword>`` (the cutoff is then rhi).
+    n_points
+        Points of the section; default the larger of :data:`LAMMPS_TABLE_POINTS` (2000) and the number
+        of points of the potential with r > 0: fine enough that the interpolation between the
+        potential's own points is resolved.
+    spacing
+        ``'r'`` or ``'rsq'`` (see :func:`lammps_grid`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     if not keyword or any(char.isspace() for char in keyword) or '#' in keyword:
         raise PotentialError(f'the LAMMPS table keyword must be one word without "#", got {keyword!r}')
+    if spacing not in LAMMPS_SPACINGS:
+        raise PotentialError(f'spacing must be one of {sorted(LAMMPS_SPACINGS)}, got {spacing!r}')
     positive = potential.r[potential.r > 0]
-    n_points = positive.size if n_points is None else int(n_points)
+    if positive.size < 2:
+        raise PotentialError(f'a LAMMPS table needs at least 2 points with r > 0, the potential has {positive.size}')
+    n_points = max(LAMMPS_TABLE_POINTS, positive.size) if n_points is None else int(n_points)
     if n_points < 2:
         raise PotentialError(f'a LAMMPS table needs at least 2 points, got n_points = {n_points}')
-    table = potential.on_grid(np.linspace(positive[0], potential.cutoff, n_points))
-    r = table.r * ANGSTROM_PER_NM
-    energy, force = energy_to_real(table.energy), force_to_real(table.force)
+    # the distances as LAMMPS will compute them from the header it reads
+    rlo_text, rhi_text = (NUMBER.format(value * ANGSTROM_PER_NM) for value in (positive[0], potential.cutoff))
+    r = lammps_grid(float(rlo_text), float(rhi_text), n_points, spacing)
+    r_nm = np.clip(r / ANGSTROM_PER_NM, positive[0], potential.cutoff)  # round-off of the header at the ends
+    r_nm[-1] = potential.cutoff
+    energy_kj, force_kj = potential(r_nm)
+    energy_text = [NUMBER.format(value) for value in energy_to_real(energy_kj)]
+    energy = np.array([float(text) for text in energy_text])  # the energies LAMMPS reads
+    wanted = force_to_real(force_kj)
+    force = consistent_forces(r, energy, wanted)
+    moved = np.abs(force - wanted)
     path = Path(path)
     with path.open('w') as handle:
-        handle.write(_meta_line(potential, units='real: r A, e kcal/mol, f kcal/mol/A'))
-        handle.write(f'\n{keyword}\nN {n_points} R {NUMBER.format(r[0])} {NUMBER.format(r[-1])}\n\n')
-        for i, values in enumerate(zip(r, energy, force, strict=True), start=1):
-            handle.write(f'{i} ' + ' '.join(NUMBER.format(value) for value in values) + '\n')
+        handle.write(_meta_line(potential, units='real: r A, e kcal/mol, f kcal/mol/A',
+                                table=f'{n_points} points even in {"r^2" if spacing == "rsq" else "r"}, '
+                                      'cubic Hermite interpolation of the potential',
+                                forces_moved_into_secants=int(np.count_nonzero(moved)),
+                                max_force_change_kcal_mol_A=float(moved.max())))
+        handle.write(f'\n{keyword}\nN {n_points} {LAMMPS_SPACINGS[spacing]} {rlo_text} {rhi_text}\n\n')
+        for i, (r_i, e_text, f_i) in enumerate(zip(r, energy_text, force, strict=True), start=1):
+            handle.write(f'{i} {NUMBER.format(r_i)} {e_text} {EXACT.format(f_i)}\n')
     return path
 
 
-def read_lammps_table(path: str | Path, keyword: str = 'CG', shift: bool = False) -> Potential:
-    """The section ``keyword`` of a LAMMPS pair table file (real units) as a Potential in nm and kJ/mol.
+def _lammps_parameters(path: str | Path, name: str, line: str) -> dict:
+    """The parameter line of section ``name`` as LAMMPS reads it: ``N n [R|RSQ|BITMAP lo hi] [FPRIME lo hi]``."""
+    words = line.split()
+    params: dict = {}
+    k = 0
+    while k < len(words):
+        word = words[k]
+        if word not in ('N', 'R', 'RSQ', 'BITMAP', 'FPRIME', 'FP'):
+            raise PotentialError(f'{path}: section {name!r} has an unknown parameter {word!r} in {line!r} '
+                                 '(LAMMPS knows N, R, RSQ, BITMAP and FPRIME)')
+        try:
+            if word == 'N':
+                params['N'] = int(words[k + 1])
+                k += 2
+            elif word in ('R', 'RSQ', 'BITMAP'):
+                params['spacing'], params['rlo'], params['rhi'] = word, float(words[k + 1]), float(words[k + 2])
+                k += 3
+            else:  # FPRIME: dF/dr at the ends for LAMMPS' spline ('FP' in old LAMMPS versions)
+                params['fprime'] = (float(words[k + 1]), float(words[k + 2]))
+                k += 3
+        except (IndexError, ValueError):
+            raise PotentialError(f'{path}: section {name!r}: cannot read its parameter line {line!r} '
+                                 '(expected "N n [R|RSQ rlo rhi] [FPRIME fplo fphi]")') from None
+    if 'N' not in params:
+        raise PotentialError(f'{path}: section {name!r} has no "N n" parameter line (got {line!r})')
+    return params
 
-    With ``R``/``RSQ`` the distances are recomputed as LAMMPS does; ``shift`` accepts a table whose
-    last energy is not 0 by shifting it.
+
+def read_lammps_table(path: str | Path, keyword: str = 'CG', shift: bool = False) -> Potential:
+    """The section ``keyword`` of a LAMMPS pair table file (units real) as a Potential in nm and kJ/mol.
+
+    Read as LAMMPS reads it: the section starts at the line whose first word is ``keyword`` (e.g.
+    ``VOTCA`` for tables that VOTCA writes), its parameter line is ``N n`` with optional ``R``/``RSQ rlo
+    rhi`` (the distances are then recomputed with LAMMPS' arithmetic, :func:`lammps_grid`) and
+    ``FPRIME`` (ignored: it only shapes LAMMPS' spline of f); lines ``index r e f`` follow; ``#``
+    comments and blank lines are skipped.  Distances in Å, energies in kcal/mol, forces in kcal/mol/Å
+    (``units real``).  The table may start at any r > 0; its last r is the cutoff.
+
+    Parameters
+    ----------
+    path
+        The table file.
+    keyword
+        The section to read.
+    shift
+        Subtract U(r_c) from every energy of a table whose last energy is not 0 (forces unchanged); the
+        amount is recorded in ``treatment['energy_shift_kJ_mol']``.  Without it such a table is refused.
+
+    Returns
+    -------
+    Potential
+        r nm, U kJ/mol, F kJ/mol/nm.
     """
     lines, meta = _read_lines(path)
     found = []
     i = 0
     while i < len(lines):
-        name = lines[i]
+        name = lines[i].split()[0]
         if i + 1 >= len(lines):
             break
-        params = lines[i + 1].split()
-        try:
-            n = int(params[params.index('N') + 1])
-        except (ValueError, IndexError):
-            raise PotentialError(f'{path}: section {name!r} has no "N n" parameter line') from None
+        params = _lammps_parameters(path, name, lines[i + 1])
+        n = params['N']
         if name != keyword:
             found.append(name)
             i += 2 + n
             continue
+        spacing = params.get('spacing')
+        if spacing == 'BITMAP':
+            raise PotentialError(f'{path}: BITMAP tables are not supported: write the table with R or RSQ')
+        if n < 2:
+            raise PotentialError(f'{path}: section {keyword!r} has N = {n}: a table needs at least 2 points')
         data = _columns(path, lines[i + 2:i + 2 + n], 4)
         if data.shape[0] != n:
             raise PotentialError(f'{path}: section {keyword!r} announces N = {n} lines but has {data.shape[0]}')
-        if 'BITMAP' in params:
-            raise PotentialError(f'{path}: BITMAP tables are not supported')
         r = data[:, 1]
-        if 'R' in params:  # LAMMPS replaces the r column by an even grid in r ...
-            j = params.index('R')
-            r = np.linspace(float(params[j + 1]), float(params[j + 2]), n)
-        elif 'RSQ' in params:  # ... or in r^2
-            j = params.index('RSQ')
-            r = np.sqrt(np.linspace(float(params[j + 1]) ** 2, float(params[j + 2]) ** 2, n))
-        return Potential.from_arrays(r / ANGSTROM_PER_NM, energy_from_real(data[:, 2]), force_from_real(data[:, 3]),
-                                     shift=shift, treatment=meta.get('treatment', {}),
-                                     origin=_origin(meta, f'LAMMPS table {Path(path).name} {keyword}'))
+        if spacing is not None:  # LAMMPS replaces the r column by an even grid in r or r^2
+            r = lammps_grid(params['rlo'], params['rhi'], n, spacing.lower())
+        return _from_table(path, r / ANGSTROM_PER_NM, energy_from_real(data[:, 2]), force_from_real(data[:, 3]),
+                           shift=shift, treatment=meta.get('treatment', {}),
+                           origin=_origin(meta, f'LAMMPS table {Path(path).name} {keyword}'),
+                           file_energy=f'{data[-1, 2]:.6g} kcal/mol')
     raise PotentialError(f'{path}: no section {keyword!r} (found: {found})')
 
 
@@ -187,8 +403,26 @@ def write_votca_table(path: str | Path, potential: Potential, flags: str | Seque
 def read_votca_table(path: str | Path, shift: bool = False, return_flags: bool = False):
     """A VOTCA table ``r U F flag`` (or ``r U flag``: the force is then -dU/dr by finite differences).
 
-    A third number is always read as the force (this package's convention), never as VOTCA's y error
-    (``r y yerr flag`` tables).  Returns the Potential, or (Potential, flags) with ``return_flags``.
+    nm, kJ/mol, kJ/mol/nm.  A third number is always read as the force (this package's convention),
+    never as VOTCA's y error (``r y yerr flag`` tables).  The flag column is optional.  Points VOTCA
+    flags ``u`` (undefined: no data, e.g. the core where g(r) = 0) are dropped at the start of the
+    table and refused anywhere else; a first point at r = 0 with a non-finite value is dropped too.
+    What was dropped is recorded in ``treatment['dropped']``.
+
+    Parameters
+    ----------
+    path
+        The table file (``#`` and ``@`` lines are skipped; an optional first line holds the point count).
+    shift
+        Subtract U(r_c) from every energy of a table whose last energy is not 0 (forces unchanged); the
+        amount is recorded in ``treatment['energy_shift_kJ_mol']``.  Without it such a table is refused.
+    return_flags
+        Also return the flags of the points kept.
+
+    Returns
+    -------
+    Potential or tuple[Potential, list[str]]
+        The potential, or (potential, flags) with ``return_flags``.
     """
     lines, meta = _read_lines(path)
     if lines and len(lines[0].split()) == 1:  # VOTCA allows a leading line with the number of points
@@ -202,14 +436,35 @@ def read_votca_table(path: str | Path, shift: bool = False, return_flags: bool =
         raise PotentialError(f'{path}: a VOTCA table has r U [F] [flag] columns; '
                              f'the first line has {n_numbers} numbers')
     data = _columns(path, [' '.join(line.split()[:n_numbers]) for line in lines], n_numbers)
-    kwargs = {'shift': shift, 'treatment': meta.get('treatment', {}),
-              'origin': _origin(meta, f'VOTCA table {Path(path).name}')}
+    flags = flags if has_flag else ['i'] * len(lines)
+    first = 0
+    while first < len(flags) and flags[first] == 'u':
+        first += 1
+    if first == len(flags):
+        raise PotentialError(f'{path}: every point is flagged u (undefined)')
+    if 'u' in flags[first:]:
+        k = flags.index('u', first)
+        raise PotentialError(f'{path}: the point at r = {data[k, 0]:g} nm (data line {k + 1}) is flagged u '
+                             '(undefined); only undefined points at its start (the core) can be dropped: '
+                             'extrapolate or cut the table')
+    if first == 0 and data[0, 0] == 0 and not np.all(np.isfinite(data[0, 1:])):
+        first = 1  # tools write inf or nan at r = 0; never used
+    treatment = dict(meta.get('treatment', {}))
+    if first:
+        treatment['dropped'] = (f'{first} point(s) below r = {data[first, 0]:g} nm (undefined in the table: '
+                                f'flag u or non-finite at r = 0)')
+    data, flags = data[first:], flags[first:]
+    r, energy = data[:, 0], data[:, 1]
     if n_numbers == 3:
-        potential = Potential.from_arrays(data[:, 0], data[:, 1], data[:, 2], **kwargs)
+        force = data[:, 2]
     else:
-        potential = Potential.from_energy(data[:, 0], data[:, 1], **kwargs)
+        check_grid(r)
+        check_finite('energy', energy)
+        force = -np.gradient(energy, r, edge_order=2)
+    potential = _from_table(path, r, energy, force, shift=shift, treatment=treatment,
+                            origin=_origin(meta, f'VOTCA table {Path(path).name}'))
     if return_flags:
-        return potential, (flags if has_flag else ['i'] * len(lines))
+        return potential, flags
     return potential
 
 
@@ -258,7 +513,8 @@ def read_gromacs_table(path: str | Path, cutoff: float | None = None, shift: boo
     """The h, -h' columns of a GROMACS user table as a Potential on the table grid from r_min to the cutoff.
 
     The cutoff (and the first r) come from ``cutoff`` or the file's ``# cgmob:`` line; otherwise the last
-    point where h or -h' is nonzero; r = 0 is dropped when h or -h' is not finite there.
+    point where h or -h' is nonzero; r = 0 is dropped when h or -h' is not finite there.  ``shift``: as
+    in :func:`read_votca_table` (recorded in ``treatment['energy_shift_kJ_mol']``).
     """
     lines, meta = _read_lines(path)
     data = _columns(path, lines, 7)
@@ -273,6 +529,5 @@ def read_gromacs_table(path: str | Path, cutoff: float | None = None, shift: boo
     keep = (r <= cutoff + 1e-9) & (r >= meta.get('r_min', 0.0) - 1e-9)
     if r[keep][0] == 0 and not (np.isfinite(energy[keep][0]) and np.isfinite(force[keep][0])):
         keep &= r > 0  # tools often write inf or nan at r = 0; it is never used
-    return Potential.from_arrays(r[keep], energy[keep], force[keep], shift=shift,
-                                 treatment=meta.get('treatment', {}),
-                                 origin=_origin(meta, f'GROMACS table {Path(path).name}'))
+    return _from_table(path, r[keep], energy[keep], force[keep], shift=shift, treatment=meta.get('treatment', {}),
+                       origin=_origin(meta, f'GROMACS table {Path(path).name}'))
