@@ -19,20 +19,51 @@ THERMO_LINES = (
 )
 
 
-def potential_node(value: str, table_format: str = 'lammps', keyword: str = 'CG'):
-    """A ``cgmob.potential`` node: loaded by PK/UUID/label, or read from a LAMMPS or VOTCA table file and stored."""
+def potential_node(value: str, table_format: str = 'lammps', keyword: str = 'CG', shift: bool = False):
+    """Load a ``cgmob.potential`` node by PK/UUID/label, or read one from a table file and store it.
+
+    Parameters
+    ----------
+    value
+        A table file, or the PK, UUID or label of a stored ``cgmob.potential``.
+    table_format
+        Format of a file: ``lammps`` (``pair_style table``, units real: Å, kcal/mol) or ``votca`` (nm, kJ/mol).
+    keyword
+        Section of a LAMMPS table file (the first word of its header line).
+    shift
+        Accept a table whose energy at its last point (the cutoff) is not 0 by subtracting that value
+        from every energy (forces unchanged); the node records the amount in its ``treatment``
+        attribute (``energy_shift_kJ_mol``).  Stored potentials already have U(r_c) = 0.
+
+    Returns
+    -------
+    PotentialData
+        The stored node.
+    """
     from aiida import orm
     from aiida.common import exceptions
 
     from aiida_cgmob.data import PotentialData
-    from aiida_cgmob.potentials import PotentialError, read_lammps_table, read_votca_table
+    from aiida_cgmob.potentials import PotentialError, inconsistent_forces, read_lammps_table, read_votca_table
 
     path = Path(value)
     if path.is_file():
         try:
-            potential = read_lammps_table(path, keyword=keyword) if table_format == 'lammps' else read_votca_table(path)
+            if table_format == 'lammps':
+                potential = read_lammps_table(path, keyword=keyword, shift=shift)
+            else:
+                potential = read_votca_table(path, shift=shift)
         except (PotentialError, ValueError, OSError) as exception:
-            raise click.ClickException(f'{path}: not a {table_format} table: {exception}') from exception
+            raise click.ClickException(f'cannot use {path} as a {table_format} table: {exception}') from exception
+        if 'energy_shift_kJ_mol' in potential.treatment:
+            click.echo(f'{path.name}: U(r_c) = {-potential.treatment["energy_shift_kJ_mol"]:.6g} kJ/mol in the table; '
+                       'every energy shifted by '
+                       f'{potential.treatment["energy_shift_kJ_mol"]:+.6g} kJ/mol (--shift)', err=True)
+        flagged = int(inconsistent_forces(potential.r, potential.energy, potential.force).sum())
+        if flagged:  # LAMMPS would warn about the file; the run gets a consistent table written from U and F
+            click.echo(f'{path.name}: {flagged} of {potential.r.size} force values are inconsistent with -dU/dr '
+                       '(LAMMPS would warn); the runs get a table written from its cubic Hermite interpolation, '
+                       'whose forces are consistent with its energies', err=True)
         node = PotentialData(potential)
         node.label = path.name
         return node.store()
@@ -150,7 +181,11 @@ def cmd_cg():
                    'molecule at its centre of mass).')
 @click.option('--table-format', type=click.Choice(['lammps', 'votca']), default='lammps', show_default=True,
               help='Format of a POTENTIAL file (LAMMPS: real units; VOTCA: nm, kJ/mol).')
-@click.option('--keyword', default='CG', show_default=True, help='Section of a LAMMPS table file.')
+@click.option('--keyword', default='CG', show_default=True,
+              help='Section of a LAMMPS table file: the first word of its header line (VOTCA writes VOTCA).')
+@click.option('--shift', is_flag=True,
+              help='Accept a table file whose U at the cutoff (its last point) is not 0: subtract U(r_c) from every '
+                   "energy, forces unchanged (the amount is recorded in the node's treatment).")
 @click.option('--protocol', type=click.Choice(list(protocol_names('lammps_cg'))), default='moderate',
               show_default=True,
               help='; '.join(f'{name}: {text}' for name, text in protocol_names('lammps_cg').items()))
@@ -164,7 +199,7 @@ def cmd_cg():
               help='Compute g(r), MSD, D and density of production in the same job, with the code '
                    'cgmob-descriptors@<computer of CODE>.')
 @click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
-def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_format, keyword, protocol, ensemble,
+def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_format, keyword, shift, protocol, ensemble,
             temperature, pressure, timestep, threads, walltime, descriptors, daemon):
     """Run a CG liquid with POTENTIAL (a cgmob.potential PK/UUID, or a LAMMPS/VOTCA table file)."""
     settings = {key: value for key, value in (('ensemble', ensemble), ('temperature', temperature),
@@ -180,7 +215,7 @@ def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_forma
         if descriptors_code is None:
             click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
                        '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
-    node = potential_node(potential, table_format, keyword)
+    node = potential_node(potential, table_format, keyword, shift)
     try:
         result = launch_cg(code, node, mass, protocol, n_beads, number_density, from_aa, settings, job_options,
                            descriptors_code, daemon=daemon)
