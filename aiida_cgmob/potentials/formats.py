@@ -66,7 +66,7 @@ def _meta_line(potential: Potential, **extra) -> str:
 
 
 def _read_lines(path: str | Path) -> tuple[list[str], dict]:
-    """The file's lines with comments stripped (blank ones dropped) and the ``# cgmob:`` metadata."""
+    """Return the file's lines with comments stripped (blank ones dropped) and the ``# cgmob:`` metadata."""
     meta: dict = {}
     lines = []
     for line in Path(path).read_text().splitlines():
@@ -95,7 +95,7 @@ def _origin(meta: dict, default: str) -> str:
 
 def _from_table(path: str | Path, r: np.ndarray, energy: np.ndarray, force: np.ndarray, *, shift: bool,
                 treatment: dict, origin: str, file_energy: str = '') -> Potential:
-    """A Potential from a table's columns (nm, kJ/mol, kJ/mol/nm), shifted to U(r_c) = 0 only if ``shift``.
+    """Make a Potential from a table's columns (nm, kJ/mol, kJ/mol/nm), shifted to U(r_c) = 0 only if ``shift``.
 
     ``file_energy``: U(r_c) in the file's own unit, for the message (e.g. '-0.000218 kcal/mol').
     """
@@ -118,7 +118,7 @@ def _from_table(path: str | Path, r: np.ndarray, energy: np.ndarray, force: np.n
 
 
 def lammps_grid(rlo: float, rhi: float, n_points: int, spacing: str = 'r') -> np.ndarray:
-    """The distances (Å) LAMMPS gives the lines of a table section with ``R rlo rhi`` or ``RSQ rlo rhi``.
+    """Compute the distances (Å) LAMMPS gives the lines of a table section with ``R``/``RSQ rlo rhi``.
 
     Parameters
     ----------
@@ -289,7 +289,7 @@ def write_lammps_table(path: str | Path, potential: Potential, keyword: str = 'C
 
 
 def _lammps_parameters(path: str | Path, name: str, line: str) -> dict:
-    """The parameter line of section ``name`` as LAMMPS reads it: ``N n [R|RSQ|BITMAP lo hi] [FPRIME lo hi]``."""
+    """Parse the parameter line of section ``name`` as LAMMPS does: ``N n [R|RSQ|BITMAP lo hi] [FPRIME lo hi]``."""
     words = line.split()
     params: dict = {}
     k = 0
@@ -317,7 +317,7 @@ def _lammps_parameters(path: str | Path, name: str, line: str) -> dict:
 
 
 def read_lammps_table(path: str | Path, keyword: str = 'CG', shift: bool = False) -> Potential:
-    """The section ``keyword`` of a LAMMPS pair table file (units real) as a Potential in nm and kJ/mol.
+    """Read the section ``keyword`` of a LAMMPS pair table file (units real) as a Potential in nm and kJ/mol.
 
     Read as LAMMPS reads it: the section starts at the line whose first word is ``keyword`` (e.g.
     ``VOTCA`` for tables that VOTCA writes), its parameter line is ``N n`` with optional ``R``/``RSQ rlo
@@ -401,7 +401,7 @@ def write_votca_table(path: str | Path, potential: Potential, flags: str | Seque
 
 
 def read_votca_table(path: str | Path, shift: bool = False, return_flags: bool = False):
-    """A VOTCA table ``r U F flag`` (or ``r U flag``: the force is then -dU/dr by finite differences).
+    """Read a VOTCA table ``r U F flag`` (or ``r U flag``: the force is then -dU/dr by finite differences).
 
     nm, kJ/mol, kJ/mol/nm.  A third number is always read as the force (this package's convention),
     never as VOTCA's y error (``r y yerr flag`` tables).  The flag column is optional.  Points VOTCA
@@ -510,7 +510,7 @@ def write_gromacs_table(path: str | Path, potential: Potential, spacing: float =
 
 
 def read_gromacs_table(path: str | Path, cutoff: float | None = None, shift: bool = False) -> Potential:
-    """The h, -h' columns of a GROMACS user table as a Potential on the table grid from r_min to the cutoff.
+    """Read the h, -h' columns of a GROMACS user table as a Potential on its grid from r_min to the cutoff.
 
     The cutoff (and the first r) come from ``cutoff`` or the file's ``# cgmob:`` line; otherwise the last
     point where h or -h' is nonzero; r = 0 is dropped when h or -h' is not finite there.  ``shift``: as

@@ -68,6 +68,7 @@ class Potential:
     origin: str = ''
 
     def __post_init__(self) -> None:
+        """Convert the arrays to read-only float copies and validate."""
         # frozen: convert through object.__setattr__ so callers may pass lists
         for name in ('r', 'energy', 'force'):
             object.__setattr__(self, name, _as_1d(name, getattr(self, name)))
@@ -76,6 +77,7 @@ class Potential:
 
     @property
     def cutoff(self) -> float:
+        """The cutoff r_c, nm: the last point of the grid."""
         return float(self.r[-1])
 
     def validate(self) -> None:
@@ -96,7 +98,7 @@ class Potential:
     @classmethod
     def from_energy(cls, r: Any, energy: Any, *, shift: bool = True, treatment: dict | None = None,
                     origin: str = '') -> Potential:
-        """A potential whose force is -dU/dr by second-order finite differences of ``energy``.
+        """Make a potential whose force is -dU/dr by second-order finite differences of ``energy``.
 
         Central differences inside, one-sided second-order ones at both ends (``np.gradient`` with
         ``edge_order=2``, also on a non-uniform grid).  ``shift`` subtracts U(r_c) first.
@@ -114,14 +116,14 @@ class Potential:
     @classmethod
     def from_arrays(cls, r: Any, energy: Any, force: Any, *, shift: bool = True, treatment: dict | None = None,
                     origin: str = '') -> Potential:
-        """A potential from given energy and force (e.g. analytic ones); ``shift`` subtracts U(r_c)."""
+        """Make a potential from given energy and force (e.g. analytic ones); ``shift`` subtracts U(r_c)."""
         energy = _as_1d('energy', energy)
         if shift and energy.size:
             energy = energy - energy[-1]
         return cls(r, energy, force, treatment or {}, origin)
 
     def shifted(self, cutoff: float | None = None) -> Potential:
-        """A copy with U(r_c) = 0 exactly, optionally truncated at a shorter ``cutoff`` (nm).
+        """Return a copy with U(r_c) = 0 exactly, optionally truncated at a shorter ``cutoff`` (nm).
 
         A cutoff between grid points gets its own point, interpolated as in :meth:`on_grid`.
         """
@@ -136,7 +138,7 @@ class Potential:
         return Potential(np.append(keep, cutoff), energy - energy[-1], force, treatment, self.origin)
 
     def on_grid(self, r_new: Any) -> Potential:
-        """The potential on another grid inside [r[0], r_c] that ends at the cutoff.
+        """Interpolate the potential onto another grid inside [r[0], r_c] that ends at the cutoff.
 
         Cubic Hermite interpolation through U and its slope -F at every node: U stays exact at the
         nodes, and the new force is -dU/dr of the interpolant (consistent with the new energy, and
@@ -180,12 +182,14 @@ class Potential:
 
     @classmethod
     def from_dict(cls, data: dict) -> Potential:
+        """Rebuild a potential from :meth:`to_dict` output (validated)."""
         missing = {'r', 'energy', 'force'} - set(data)
         if missing:
             raise PotentialError(f'potential dictionary lacks {sorted(missing)}')
         return cls(data['r'], data['energy'], data['force'], data.get('treatment', {}), data.get('origin', ''))
 
     def __eq__(self, other: object) -> bool:
+        """Compare grids, energies, forces (exactly), treatment and origin."""
         # dataclass equality would compare arrays elementwise and fail on truth-testing
         if not isinstance(other, Potential):
             return NotImplemented
