@@ -141,18 +141,23 @@ def test_unstable_integration_410(lmp_code):
     assert node.outputs.thermo['error'].startswith('ERROR')
 
 
-def test_lammps_error_420_carries_the_error_line(lmp_code):
+def test_lammps_error_430_carries_the_error_line(lmp_code):
     """A run whose job deletes the table first: LAMMPS' own ERROR line becomes the message."""
     _, node = run_cg(lmp_code, prepend_text='rm -f potential.table')
-    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_LAMMPS.status
+    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_ENGINE.status
     assert 'potential.table' in node.exit_message and 'ERROR' in node.exit_message
 
 
-def test_no_log_301_and_missing_final_configuration_302(lmp_code):
+def test_no_log_310_missing_final_configuration_312_and_unreadable_313(lmp_code):
     _, node = run_cg(lmp_code, prepend_text='exit 0')
-    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_NO_LOG.status
+    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_NO_OUTPUT.status
+    assert 'LAMMPS wrote no log' in node.exit_message
     _, node = run_cg(lmp_code, append_text='rm -f final.data')
-    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_FINAL_CONFIGURATION_MISSING.status
+    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_OUTPUT_MISSING.status
+    assert 'final.data' in node.exit_message
+    _, node = run_cg(lmp_code, append_text='echo garbage > final.data')
+    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_OUTPUT_UNREADABLE.status
+    assert 'final.data' in node.exit_message
 
 
 def test_walltime_400_then_continuation_covers_the_whole_production(lmp_code, descriptors_code):
@@ -187,7 +192,7 @@ def test_walltime_400_then_continuation_covers_the_whole_production(lmp_code, de
     assert final['n_samples'] == 400
 
 
-def test_continuation_without_restart_file_401(lmp_code, aiida_code_installed, lmp_executable, tmp_path):
+def test_continuation_without_restart_file_405(lmp_code, aiida_code_installed, lmp_executable, tmp_path):
     """A job killed (SIGKILL, as a scheduler does) before its first restart file: nothing to continue from."""
     wrapper = tmp_path / 'lmp-killed'
     wrapper.write_text(f'#!/bin/bash\nexec timeout -s KILL 3 {lmp_executable} "$@"\n')
@@ -228,12 +233,12 @@ def test_start_from_an_all_atom_frame(lmp_code, aiida_profile):
 
 
 @pytest.mark.parametrize('port, value, message', [
-    ('mass', -16.0, 'mass must be a bead mass > 0 g/mol, got -16.0'),
+    ('mass', -16.0, r'mass must be > 0 g/mol \(bead mass\), got -16.0'),
     ('settings', {'timestep': -0.005}, 'timestep must be a number > 0, got -0.005'),
     ('settings', {'ensemble': 'nve'}, "ensemble must be one of .* got 'nve'"),
     ('settings', {'tempertaure': 300}, r"unknown LAMMPS CG settings \['tempertaure'\]"),
     ('settings', {'production': 0.1}, 'production = 0.1 ps gives fewer than 2 frames at frame_interval = 0.5 ps'),
-    ('n_beads', 1, 'n_beads must be at least 2, got 1'),
+    ('n_beads', 1, 'n_beads must be > 1 beads, got 1'),
     ('number_density', 0.0, r'number_density must be > 0 beads/nm\^3, got 0.0'),
     ('n_beads', 50, r'cutoff 1.2 nm exceeds half the box \(0.78.. nm for 50 beads at 13 nm\^-3\)'),
 ])
@@ -281,7 +286,7 @@ def test_bad_continuations_and_computers_are_refused(lmp_code, descriptors_code,
                                                       start={'parent_folder': parent}))
     elsewhere = aiida_code_installed(label='cgmob-descriptors-elsewhere', computer=aiida_computer_local(),
                                      filepath_executable='/bin/true')
-    with pytest.raises(ValueError, match='is not on the computer of code'):
+    with pytest.raises(ValueError, match=r"descriptors.code is on computer .* but code 'lmp@localhost' runs on"):
         run_get_node(LammpsCgCalculation, **cg_inputs(lmp_code, descriptors_code=elsewhere))
 
 

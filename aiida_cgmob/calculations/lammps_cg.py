@@ -204,9 +204,9 @@ class LammpsCgCalculation(CgmobCalcJob):
         spec.output('final_configuration', valid_type=orm.ArrayData,
                     help='Final bead positions (N, 3) and box (3,) in nm, wrapped into the box.')
         spec.default_output_node = 'thermo'
-        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_MISSING', 'ERROR_DESCRIPTORS',
-                              'ERROR_OUT_OF_WALLTIME', 'ERROR_NO_RESTART_FILE', 'ERROR_UNSTABLE_INTEGRATION',
-                              'ERROR_ENGINE')
+        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_MISSING', 'ERROR_OUTPUT_UNREADABLE',
+                              'ERROR_DESCRIPTORS', 'ERROR_OUT_OF_WALLTIME', 'ERROR_NO_RESTART_FILE',
+                              'ERROR_UNSTABLE_INTEGRATION', 'ERROR_ENGINE')
 
     def _timeout_seconds(self) -> float | None:
         walltime = self.inputs.metadata.options.get('max_wallclock_seconds')
