@@ -197,7 +197,7 @@ def test_result_is_queryable(converged):
 
 def test_not_converged_keeps_the_best_potential(not_converged):
     node = not_converged
-    assert node.exit_status == IbiCalculation.exit_codes.ERROR_NOT_CONVERGED.status == 430
+    assert node.exit_status == IbiCalculation.exit_codes.ERROR_NOT_CONVERGED.status
     assert 'did not fall below 0.0001 within 1 iterations' in node.exit_message
     assert node.outputs.result['converged'] is False and node.outputs.result['status'] == 'not_converged'
     assert list(node.outputs.history.get_array('iteration')) == [0]
@@ -212,7 +212,7 @@ def test_continue_with_more_iterations_from_parent_folder(not_converged, ibi_cod
     _, node = run_get_node(IbiCalculation, **ibi_inputs(ibi_code, lammps_code, target,
                                                         {'max_iterations': 2, 'tolerance': 1e-4},
                                                         parent_folder=parent))
-    assert node.exit_status == 430, node.exit_message
+    assert node.exit_status == IbiCalculation.exit_codes.ERROR_NOT_CONVERGED.status, node.exit_message
     assert list(node.outputs.history.get_array('iteration')) == [0, 1]
     assert node.outputs.result['resumed_at'] == [1]
     log = node.outputs.retrieved.base.repository.get_object_content('ibi.log')
@@ -225,13 +225,14 @@ def test_continue_with_more_iterations_from_parent_folder(not_converged, ibi_cod
 
 def test_interrupted_job_is_continued_by_the_work_chain(killed_ibi_code, lammps_code, target):
     builder = IbiBaseWorkChain.get_builder_from_protocol(
-        killed_ibi_code, lammps_code, target, MASS, DENSITY, N_BEADS, protocol='fast',
-        overrides={'settings': SETTINGS, 'lammps_settings': LAMMPS_SETTINGS, 'seed': 2}, options=OPTIONS)
+        killed_ibi_code, lammps_code, target, protocol='fast',
+        overrides={'ibi': {'settings': SETTINGS, 'lammps_settings': LAMMPS_SETTINGS, 'seed': 2}}, options=OPTIONS,
+        mass=MASS, number_density=DENSITY, n_beads=N_BEADS)
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
     first, second = node.called
     # the first job was killed after its first checkpoint: 400, with how far it got
-    assert first.exit_status == IbiCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status == 400
+    assert first.exit_status == IbiCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status
     assert first.outputs.result['status'] == 'interrupted' and first.outputs.result['iterations'] == 1
     assert 'potential' not in first.outputs
     # the second continued from it at iteration 1 and converged there
@@ -243,21 +244,21 @@ def test_interrupted_job_is_continued_by_the_work_chain(killed_ibi_code, lammps_
     assert log.index('   0 ') < log.index('# resumed at iteration 1') < log.index('   1 ')
 
 
-def test_script_crash_301_is_not_taken_for_a_wall_time_stop(aiida_code_installed, lammps_code, target, tmp_path):
+def test_script_crash_314_is_not_taken_for_a_wall_time_stop(aiida_code_installed, lammps_code, target, tmp_path):
     wrapper = tmp_path / 'cgmob-ibi-crashing'
     wrapper.write_text(CRASHING_AFTER_THE_LOOP.format(python=sys.executable))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     code = aiida_code_installed(label='cgmob-ibi-crashing', filepath_executable=str(wrapper))
     _, node = run_get_node(IbiCalculation, **ibi_inputs(code, lammps_code, target, {'tolerance': 1.0}))
     assert (Path(node.outputs.remote_folder.get_remote_path()) / 'ibi_state.json').is_file()
-    assert node.exit_status == IbiCalculation.exit_codes.ERROR_SCRIPT_CRASHED.status == 301
+    assert node.exit_status == IbiCalculation.exit_codes.ERROR_SCRIPT_CRASHED.status
     assert "TypeError: 'NoneType' object is not callable" in node.exit_message
 
 
-def test_lammps_failure_420_carries_the_error(ibi_code, aiida_code_installed, target):
+def test_lammps_failure_430_carries_the_error(ibi_code, aiida_code_installed, target):
     broken = aiida_code_installed(label='lmp-false', filepath_executable='/bin/false')
     _, node = run_get_node(IbiCalculation, **ibi_inputs(ibi_code, broken, target))
-    assert node.exit_status == IbiCalculation.exit_codes.ERROR_LAMMPS.status == 420
+    assert node.exit_status == IbiCalculation.exit_codes.ERROR_ENGINE.status
     assert 'LAMMPS failed in' in node.exit_message and 'iterations/000 (exit 1)' in node.exit_message
     assert node.outputs.result['status'] == 'engine_failure' and 'potential' not in node.outputs
 
@@ -265,7 +266,7 @@ def test_lammps_failure_420_carries_the_error(ibi_code, aiida_code_installed, ta
 def test_final_descriptors_failure_350_keeps_the_potential(ibi_code, lammps_code, target):
     settings = {'tolerance': 1.0, 'descriptor_settings': {'r_max': 2.0}}  # converged at 0; r_max > half box
     _, node = run_get_node(IbiCalculation, **ibi_inputs(ibi_code, lammps_code, target, settings))
-    assert node.exit_status == IbiCalculation.exit_codes.ERROR_DESCRIPTORS.status == 350
+    assert node.exit_status == IbiCalculation.exit_codes.ERROR_DESCRIPTORS.status
     assert 'box_too_small' in node.exit_message and 'r_max = 2.0 nm exceeds half' in node.exit_message
     assert node.outputs.result['converged'] is True and node.outputs.result['descriptors_error']['kind'] == \
         'box_too_small'
@@ -361,8 +362,14 @@ def test_cli_run_and_show(converged, ibi_code, lammps_code, tmp_path):
                                       lammps_code.full_label, '--protocol', 'fast', '--n-beads', '200',
                                       '--cutoff', '1.0', '--max-iterations', '1'])
     assert result.exit_code == 0, result.output
-    assert 'IbiBaseWorkChain<' in result.output and 'exit 430' in result.output
+    assert 'IbiBaseWorkChain<' in result.output and 'exit 441' in result.output
     assert 'iteration    RMS(g)' in result.output
+    # the job's own message, once (defect 6 of issue 8: the demo and the CLI printed its prefix twice); the demo
+    # prints the same summary (summarise_ibi) of its IBI chain
+    summary = result.output[result.output.index('\nIbiBaseWorkChain<') + 1:]
+    assert summary.count('(best potential attached)') == 1, summary
+    assert summary.count('did not fall below') == 1, summary
+    assert 'status            not_converged\n' in summary
     result = runner.invoke(cmd_root, ['ibi', 'show', str(converged.inputs.target.pk)])
     assert result.exit_code != 0 and 'is not a finished cgmob.ibi calculation' in result.output
 

@@ -20,10 +20,47 @@ BIN = Path(sys.executable).parent
 def test_help_everywhere():
     runner = CliRunner()
     for args in ([], ['setup'], ['demo'], ['molecule'], ['molecule', 'build'], ['molecule', 'list'], ['aa'],
-                 ['aa', 'run'], ['descriptors'], ['descriptors', 'run'], ['descriptors', 'show']):
+                 ['aa', 'run'], ['descriptors'], ['descriptors', 'run'], ['descriptors', 'show'], ['cg'],
+                 ['cg', 'run'], ['cg', 'show'], ['ibi'], ['ibi', 'run'], ['ibi', 'show']):
         result = runner.invoke(cmd_root, [*args, '--help'])
         assert result.exit_code == 0, (args, result.output)
         assert 'Usage:' in result.output
+
+
+#: the shared options (cli/options.py) and the run commands that have them
+SHARED_OPTIONS = {
+    ('aa', 'run'): ('-D, --daemon', '--threads', '--walltime', '--protocol [fast|moderate|precise]',
+                    '--descriptors / --no-descriptors', '--liquid-density'),
+    ('cg', 'run'): ('-D, --daemon', '--threads', '--walltime', '--protocol [fast|moderate|precise]',
+                    '--descriptors / --no-descriptors'),
+    ('ibi', 'run'): ('-D, --daemon', '--threads', '--walltime', '--protocol [fast|moderate|precise]'),
+    ('descriptors', 'run'): ('-D, --daemon',),
+    ('molecule', 'build'): ('--liquid-density',),
+}
+
+
+def test_every_command_lists_its_shared_options():
+    runner = CliRunner()
+    for command, expected in SHARED_OPTIONS.items():
+        result = runner.invoke(cmd_root, [*command, '--help'], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        for option in expected:
+            assert option in result.output, (command, option)
+        if '-D, --daemon' in expected:
+            assert 'Submit to the daemon instead of running here.' in result.output
+        if '--protocol [fast|moderate|precise]' in expected:
+            assert 'fast: ' in result.output and '[default: moderate]' in result.output
+
+
+def test_shared_options_are_defined_once():
+    """-D/--daemon, --threads, --walltime, --protocol, --descriptors and --liquid-density live in cli/options.py."""
+    import aiida_cgmob.cli
+
+    folder = Path(aiida_cgmob.cli.__file__).parent
+    for declaration in ("'--daemon'", "'--threads'", "'--walltime'", "'--protocol'", "'--descriptors/--no-descriptors'",
+                        "'--liquid-density'"):
+        where = [path.name for path in sorted(folder.glob('*.py')) if declaration in path.read_text()]
+        assert where == ['options.py'], (declaration, where)
 
 
 def test_molecule_list_names_the_training_molecules():
@@ -68,6 +105,24 @@ def test_aa_run_refuses_bad_molecules_before_creating_nodes(smiles, reason, aiid
     before = orm.QueryBuilder().append(orm.Node).count()
     result = CliRunner().invoke(cmd_root, ['aa', 'run', smiles, '-X', code.full_label, '-n', '10'])
     assert result.exit_code != 0 and reason in result.output
+    assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+def test_aa_run_checks_the_box_before_creating_nodes(aiida_code_installed):
+    """The launcher's box check (twice the largest cut-off of the protocol's stages, at the liquid density)."""
+    code = aiida_code_installed(label='gmx-cli-box', default_calc_job_plugin='cgmob.gromacs')
+    from aiida import orm
+
+    before = orm.QueryBuilder().append(orm.Node).count()
+    result = CliRunner().invoke(cmd_root, ['aa', 'run', '3MePe', '-X', code.full_label, '-n', '30'])
+    assert result.exit_code != 0 and 'Use at least 58 molecules' in result.output, result.output
+    result = CliRunner().invoke(cmd_root, ['aa', 'run', 'CCCCCCCC', '-X', code.full_label, '-n', '20',
+                                           '--protocol', 'fast'])
+    assert result.exit_code != 0 and '800 kg/m^3 is the upper bound' in result.output, result.output
+    assert '--liquid-density' in result.output
+    result = CliRunner().invoke(cmd_root, ['aa', 'run', '3MePe', '-X', code.full_label, '-n', '60',
+                                           '--liquid-density', '1500'])
+    assert result.exit_code != 0 and '1500 kg/m^3' in result.output, result.output
     assert orm.QueryBuilder().append(orm.Node).count() == before
 
 

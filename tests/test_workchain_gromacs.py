@@ -89,8 +89,8 @@ def test_unrecoverable_failure_stops_with_the_engine_message(gmx_code, tiny_liqu
 
 def test_protocol_builder_and_provenance(gmx_code, tiny_liquid):
     """A synthetic liquid: seed -> sampled parameters -> topology -> AA run, reachable by QueryBuilder."""
-    from aiida_cgmob.cli.cmd_aa import launch_aa
     from aiida_cgmob.data import BondedParametersData
+    from aiida_cgmob.launch import launch_aa
 
     builder = GromacsBaseWorkChain.get_builder_from_protocol(
         gmx_code, *tiny_liquid, protocol='fast', temperature=310.0, pressure=2.0)
@@ -102,8 +102,8 @@ def test_protocol_builder_and_provenance(gmx_code, tiny_liquid):
     with pytest.raises(ValueError, match='only hydrocarbons'):
         launch_aa(gmx_code, 'CCO', 40)
 
-    node = launch_aa(gmx_code, '3MePe', 50, 'fast', sample_seed=11, overrides={'stages': tiny_stages()},
-                     options={'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}})
+    node = launch_aa(gmx_code, '3MePe', 50, 'fast', {'gromacs': {'parameters': {'stages': tiny_stages()}}},
+                     {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}}, sample_seed=11)
     assert node.process_label == 'GromacsBaseWorkChain'
     query = orm.QueryBuilder()
     query.append(BondedParametersData, filters={'attributes.seed': 11}, tag='params')

@@ -150,7 +150,8 @@ def test_protocol_builder(lmp_code, descriptors_code):
 
 def test_command_line_runs_and_shows_a_cg_liquid(lmp_code, descriptors_code, tmp_path):
     """`aiida-cgmob cg run` from a LAMMPS table file (fast protocol, made shorter), then `cg show --plot`."""
-    from aiida_cgmob.cli.cmd_cg import launch_cg, potential_node
+    from aiida_cgmob.cli.cmd_cg import potential_node
+    from aiida_cgmob.launch import launch_cg
 
     runner = CliRunner()
     for args in (['cg'], ['cg', 'run'], ['cg', 'show']):
@@ -160,15 +161,21 @@ def test_command_line_runs_and_shows_a_cg_liquid(lmp_code, descriptors_code, tmp
     result = runner.invoke(cmd_root, ['cg', 'run', str(table), '--keyword', 'LJ', '-X', lmp_code.full_label,
                                       '--mass', '16.04', '--protocol', 'fast', '--timestep', '0.0'])
     assert result.exit_code != 0 and 'timestep' in result.output  # refused before anything runs
+    before = orm.QueryBuilder().append(orm.Node).count()
     result = runner.invoke(cmd_root, ['cg', 'run', str(table), '-X', lmp_code.full_label, '--mass', '16.04'])
+    assert result.exit_code != 0 and 'give --number-density (beads/nm^3)' in result.output
+    assert orm.QueryBuilder().append(orm.Node).count() == before  # the table was not even read into a node
+    result = runner.invoke(cmd_root, ['cg', 'run', str(table), '-X', lmp_code.full_label, '--mass', '16.04',
+                                      '--number-density', '13'])
     assert result.exit_code != 0 and "no section 'CG' (found: ['LJ'])" in result.output
 
     # the command's own launcher with a shorter production than the fast protocol's, then the CLI to show it
     potential = potential_node(str(table), keyword='LJ')
     assert potential.is_stored and potential.cutoff == pytest.approx(1.2)
-    node = launch_cg(lmp_code, potential, 16.04, 'fast', number_density=DENSITY,
-                     settings={'equilibration': 2.0, 'production': 10.0}, options=RESOURCES,
-                     descriptors_code=descriptors_code, descriptor_settings={'fit_window': [1.0, 4.0]})
+    overrides = {'lammps': {'settings': {'equilibration': 2.0, 'production': 10.0},
+                            'descriptors': {'settings': {'fit_window': [1.0, 4.0]}}}}
+    node = launch_cg(lmp_code, potential, 16.04, 'fast', overrides, RESOURCES, number_density=DENSITY,
+                     descriptors_code=descriptors_code)
     assert node.is_finished_ok, node.exit_message
     image = tmp_path / 'cg.png'
     result = runner.invoke(cmd_root, ['cg', 'show', str(node.pk), '--plot', str(image)])

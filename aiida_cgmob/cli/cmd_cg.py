@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 from aiida.cmdline.params import arguments, options, types
 
-from ..protocols import protocol_names
 from . import cmd_root
+from .options import DAEMON, DESCRIPTORS, PROTOCOL, THREADS, WALLTIME, job_options
+from .utils import echo_submitted, exit_text, launch_errors
 
 #: thermo keys shown by ``cg show``: (key, label, unit, format, key of its standard error)
 THERMO_LINES = (
@@ -76,64 +77,9 @@ def potential_node(value: str, table_format: str = 'lammps', keyword: str = 'CG'
     return node
 
 
-def aa_files(node):
-    """(final .gro, topology) of a cgmob.gromacs calculation or cgmob.gromacs.base work chain."""
-    process_type = getattr(node, 'process_type', '') or ''
-    if process_type.endswith('cgmob.gromacs'):
-        topology = node.inputs.topology
-    elif process_type.endswith('cgmob.gromacs.base'):
-        topology = node.inputs.gromacs.topology
-    else:
-        raise click.ClickException(f'--from-aa: node {node.pk} is not a cgmob.gromacs calculation or work chain')
-    if 'structure' not in node.outputs:
-        raise click.ClickException(f'--from-aa: {node.process_label}<{node.pk}> has no final structure (it failed?)')
-    return node.outputs.structure, topology
-
-
-def launch_cg(code, potential, mass: float | None = None, protocol: str | None = None, n_beads: int | None = None,
-              number_density: float | None = None, from_aa=None, settings: dict | None = None,
-              options: dict | None = None, descriptors_code=None, descriptor_settings: dict | None = None,
-              label: str | None = None, daemon: bool = False):
-    """Run (or submit) ``cgmob.lammps.cg.base`` from a protocol; returns the work chain node.
-
-    :param mass: bead mass in g/mol; with ``from_aa`` it defaults to the molecular mass.
-    :param number_density: beads/nm^3 for a lattice start; ``from_aa``: start from the final frame of an
-        all-atom cgmob.gromacs run instead (one bead per molecule, provenance through a calcfunction).
-    :param settings: LAMMPS settings over the protocol's (ensemble, temperature in K, pressure in bar, ...).
-    :param descriptors_code: the cgmob-descriptors code (descriptors in the same job, with ``descriptor_settings``).
-    """
-    from aiida.engine import run_get_node, submit
-
-    from aiida_cgmob.calculations.lammps_cg import cg_configuration_from_aa
-    from aiida_cgmob.workchains.lammps_cg_base import LammpsCgBaseWorkChain
-
-    configuration = None
-    if from_aa is not None:
-        if number_density is not None or n_beads is not None:
-            raise ValueError('--from-aa takes the beads and the box from the all-atom run: drop --n-beads and '
-                             '--number-density')
-        mapped = cg_configuration_from_aa(*aa_files(from_aa))
-        configuration = mapped['configuration']
-        mass = mass if mass is not None else mapped['mass'].value
-    elif number_density is None:
-        raise ValueError('give --number-density (beads/nm^3) for a lattice start, or --from-aa')
-    if mass is None:
-        raise ValueError('give --mass (g/mol)')
-    builder = LammpsCgBaseWorkChain.get_builder_from_protocol(
-        code, potential, mass, protocol=protocol, n_beads=n_beads, number_density=number_density,
-        configuration=configuration, descriptors_code=descriptors_code, descriptor_settings=descriptor_settings,
-        overrides={'settings': settings or {}}, options=options)
-    start = f'from AA <{from_aa.pk}>' if from_aa is not None else f'{builder.lammps.n_beads.value} beads'
-    builder.metadata.label = label or f'CG {potential.label or potential.pk} m={mass:g} {start}'
-    if daemon:
-        return submit(builder)
-    return run_get_node(builder).node
-
-
 def summarise_cg(node) -> str:
     """Human-readable summary of a cgmob.lammps.cg calculation or its work chain."""
-    lines = [f'{node.process_label}<{node.pk}> "{node.label}": {node.process_state.value}, exit {node.exit_status}'
-             + (f' ({node.exit_message})' if node.exit_message else '')]
+    lines = [f'{node.process_label}<{node.pk}> "{node.label}": {node.process_state.value}, {exit_text(node)}']
     if 'thermo' in node.outputs:
         thermo = node.outputs.thermo.get_dict()
         ensemble = thermo['ensemble'].upper()
@@ -186,43 +132,42 @@ def cmd_cg():
 @click.option('--shift', is_flag=True,
               help='Accept a table file whose U at the cutoff (its last point) is not 0: subtract U(r_c) from every '
                    "energy, forces unchanged (the amount is recorded in the node's treatment).")
-@click.option('--protocol', type=click.Choice(list(protocol_names('lammps_cg'))), default='moderate',
-              show_default=True,
-              help='; '.join(f'{name}: {text}' for name, text in protocol_names('lammps_cg').items()))
+@PROTOCOL('lammps_cg')
 @click.option('--ensemble', type=click.Choice(['nvt', 'npt']), default=None, help='[default: nvt]')
 @click.option('--temperature', type=click.FloatRange(min=0, min_open=True), help='K [default: 298.15].')
 @click.option('--pressure', type=float, help='bar, NPT only [default: 1].')
 @click.option('--timestep', type=click.FloatRange(min=0, min_open=True), help="ps [default: the protocol's].")
-@click.option('--threads', type=click.IntRange(min=1), default=1, show_default=True, help='OpenMP threads of lmp.')
-@click.option('--walltime', type=click.IntRange(min=60), default=None, help='Wall time of each job, seconds.')
-@click.option('--descriptors/--no-descriptors', default=True, show_default=True,
-              help='Compute g(r), MSD, D and density of production in the same job, with the code '
-                   'cgmob-descriptors@<computer of CODE>.')
-@click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
+@THREADS(help='OpenMP threads of lmp.')
+@WALLTIME()
+@DESCRIPTORS()
+@DAEMON()
 def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_format, keyword, shift, protocol, ensemble,
             temperature, pressure, timestep, threads, walltime, descriptors, daemon):
     """Run a CG liquid with POTENTIAL (a cgmob.potential PK/UUID, or a LAMMPS/VOTCA table file)."""
+    from aiida_cgmob.launch import find_code, launch_cg
+
+    if from_aa is not None and (number_density is not None or n_beads is not None):
+        raise click.ClickException('--from-aa takes the beads and the box from the all-atom run: drop --n-beads and '
+                                   '--number-density')
+    if from_aa is None and number_density is None:
+        raise click.ClickException('give --number-density (beads/nm^3) for a lattice start, or --from-aa')
+    if from_aa is None and mass is None:
+        raise click.ClickException('give --mass (g/mol)')
     settings = {key: value for key, value in (('ensemble', ensemble), ('temperature', temperature),
                                               ('pressure', pressure), ('timestep', timestep)) if value is not None}
-    job_options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': threads}}
-    if walltime:
-        job_options['max_wallclock_seconds'] = walltime
     descriptors_code = None
     if descriptors:
-        from .cmd_descriptors import find_descriptors_code
-
-        descriptors_code = find_descriptors_code(code.computer)
+        descriptors_code = find_code('cgmob-descriptors', code.computer)
         if descriptors_code is None:
             click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
                        '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
     node = potential_node(potential, table_format, keyword, shift)
-    try:
-        result = launch_cg(code, node, mass, protocol, n_beads, number_density, from_aa, settings, job_options,
-                           descriptors_code, daemon=daemon)
-    except ValueError as exception:
-        raise click.ClickException(str(exception)) from exception
+    with launch_errors():
+        result = launch_cg(code, node, mass, protocol, {'lammps': {'settings': settings}} if settings else None,
+                           job_options(threads, walltime), n_beads=n_beads, number_density=number_density,
+                           from_aa=from_aa, descriptors_code=descriptors_code, daemon=daemon)
     if daemon:
-        click.echo(f'submitted {result.process_label}<{result.pk}>; follow it with `verdi process report {result.pk}`')
+        echo_submitted(result)
     else:
         click.echo(summarise_cg(result))
 

@@ -6,46 +6,16 @@ import click
 from aiida.cmdline.params import arguments, options, types
 
 from . import cmd_root
-
-
-def find_descriptors_code(computer):
-    """The ``cgmob-descriptors`` code on ``computer`` (as ``aiida-cgmob setup`` names it), or None."""
-    from aiida import orm
-    from aiida.common import exceptions
-
-    try:
-        return orm.load_code(f'cgmob-descriptors@{computer.label}')
-    except exceptions.NotExistent:
-        return None
-
-
-def remote_folder_of(node):
-    """The RemoteData holding the trajectory of ``node`` (a RemoteData, an MD calculation or its work chain)."""
-    from aiida import orm
-
-    if isinstance(node, orm.RemoteData):
-        return node
-    if 'remote_folder' in node.outputs:
-        return node.outputs.remote_folder
-    raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> has no remote_folder output to analyse')
+from .options import DAEMON
+from .utils import echo_submitted, exit_text, launch_errors
 
 
 def descriptor_outputs_of(node) -> dict:
     """The descriptor nodes of a cgmob.descriptors job, or of an MD calculation/work chain that computed them."""
-    from aiida import orm
+    from aiida_cgmob.workchains.ibi_base import descriptor_outputs
 
-    names = ('rdf', 'msd', 'diffusion', 'density', 'mass')
-    if not isinstance(node, orm.ProcessNode):
-        raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> has no descriptor outputs: give the MD '
-                                   'calculation, its work chain or a cgmob.descriptors calculation')
-    outputs = node.outputs
-    if 'descriptors' in outputs:
-        outputs = outputs.descriptors
-    found = {name: outputs[name] for name in names if name in outputs}
-    if len(found) != len(names):
-        raise click.ClickException(f'{node.__class__.__name__}<{node.pk}> has no descriptor outputs; compute them '
-                                   f'with `aiida-cgmob descriptors run {node.pk}`')
-    return found
+    with launch_errors():
+        return descriptor_outputs(node)
 
 
 def format_descriptors(outputs: dict, indent: str = '  ') -> str:
@@ -101,17 +71,15 @@ def cmd_descriptors():
 @click.option('--topology', help='GROMACS .tpr in the remote folder (all-atom mapping).')
 @click.option('--bead-mass', type=click.FloatRange(min=0, min_open=True), help='g/mol, for a CG trajectory.')
 @click.option('--timestep', type=click.FloatRange(min=0, min_open=True), help='fs, for a LAMMPS text dump.')
-@click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
+@DAEMON()
 def cmd_run(node, code, r_max, bin_width, begin, end, fit_window, viscosity, temperature, trajectory, topology,
             bead_mass, timestep, daemon):
     """Compute the descriptors of NODE: an MD calculation, its work chain or a RemoteData."""
-    from aiida import orm
-    from aiida.engine import run_get_node, submit
+    from aiida_cgmob.launch import find_code, launch_descriptors, remote_folder_of
 
-    from aiida_cgmob.calculations.descriptors import DescriptorsCalculation
-
-    parent = remote_folder_of(node)
-    code = code or find_descriptors_code(parent.computer)
+    with launch_errors():
+        parent = remote_folder_of(node)
+    code = code or find_code('cgmob-descriptors', parent.computer)
     if code is None:
         raise click.ClickException(f'no code cgmob-descriptors@{parent.computer.label}: pass --code or run '
                                    '`aiida-cgmob setup`')
@@ -120,21 +88,13 @@ def cmd_run(node, code, r_max, bin_width, begin, end, fit_window, viscosity, tem
                 if value is not None}
     if fit_window:
         settings['fit_window'] = list(fit_window)
-    inputs = {'code': code, 'parent_folder': parent, 'settings': orm.Dict(settings)}
-    for key, value, kind in (('trajectory', trajectory, orm.Str), ('topology', topology, orm.Str),
-                             ('bead_mass', bead_mass, orm.Float), ('timestep', timestep, orm.Float)):
-        if value is not None:
-            inputs[key] = kind(value)
-    try:
-        if daemon:
-            calculation = submit(DescriptorsCalculation, **inputs)
-            click.echo(f'submitted {calculation.process_label}<{calculation.pk}>')
-            return
-        _, calculation = run_get_node(DescriptorsCalculation, **inputs)
-    except ValueError as exception:
-        raise click.ClickException(str(exception)) from exception
-    click.echo(f'{calculation.process_label}<{calculation.pk}>: exit {calculation.exit_status}'
-               + (f' ({calculation.exit_message})' if calculation.exit_message else ''))
+    with launch_errors():
+        calculation = launch_descriptors(code, parent, settings, trajectory=trajectory, topology=topology,
+                                         bead_mass=bead_mass, timestep=timestep, daemon=daemon)
+    if daemon:
+        echo_submitted(calculation)
+        return
+    click.echo(f'{calculation.process_label}<{calculation.pk}>: {exit_text(calculation)}')
     if calculation.is_finished_ok:
         click.echo(format_descriptors(descriptor_outputs_of(calculation)))
 

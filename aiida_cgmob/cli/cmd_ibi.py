@@ -5,19 +5,9 @@ from __future__ import annotations
 import click
 from aiida.cmdline.params import arguments, options, types
 
-from ..protocols import protocol_names
 from . import cmd_root
-
-
-def find_code(label: str, computer_label: str = 'localhost'):
-    """The code ``label@computer_label`` (as ``aiida-cgmob setup`` names it), or None."""
-    from aiida import orm
-    from aiida.common import exceptions
-
-    try:
-        return orm.load_code(f'{label}@{computer_label}')
-    except exceptions.NotExistent:
-        return None
+from .options import DAEMON, PROTOCOL, THREADS, WALLTIME, job_options
+from .utils import echo_submitted, exit_text, launch_errors
 
 
 def ibi_outputs_of(node) -> dict:
@@ -37,10 +27,14 @@ def _number(value, template: str = '{:.4g}') -> str:
     return 'n/a' if value is None else template.format(value)
 
 
-def format_ibi(outputs: dict, indent: str = '  ') -> str:
-    """The result and the convergence table (iteration, RMS, pressure, density, time) as aligned lines."""
+def format_ibi(outputs: dict, indent: str = '  ', shown: str = '') -> str:
+    """The result and the convergence table (iteration, RMS, pressure, density, time) as aligned lines.
+
+    The job's message follows its status unless it is already part of ``shown`` (the exit message printed above).
+    """
     result = outputs['result'].get_dict()
-    lines = [f'status            {result["status"]}: {result.get("message", "")}']
+    message = result.get('message', '')
+    lines = [f'status            {result["status"]}' + (f': {message}' if message and message not in shown else '')]
     if result.get('resumed_at'):
         lines.append(f'continued at      iteration(s) {", ".join(str(i) for i in result["resumed_at"])}')
     if 'history' in outputs:
@@ -71,6 +65,14 @@ def format_ibi(outputs: dict, indent: str = '  ') -> str:
     return '\n'.join(indent + line for line in lines) + block
 
 
+def summarise_ibi(node) -> str:
+    """Exit status and message (once) of a cgmob.ibi calculation or work chain, then its result and convergence."""
+    lines = [f'{node.process_label}<{node.pk}>: {exit_text(node)}']
+    if 'result' in node.outputs:
+        lines.append(format_ibi(ibi_outputs_of(node), shown=node.exit_message or ''))
+    return '\n'.join(lines)
+
+
 def plot_ibi_outputs(path, outputs: dict, title: str = ''):
     """RMS per iteration, final g(r) against the target, U(r) of the first and the final iteration."""
     from aiida_cgmob.ibi.plots import plot_ibi
@@ -98,8 +100,7 @@ def cmd_ibi():
 @options.CODE(required=False, help='The cgmob-ibi code [default: cgmob-ibi@localhost].')
 @click.option('--lammps-code', type=types.CodeParamType(), default=None,
               help='The lmp code, on the computer of CODE [default: lmp@<that computer>].')
-@click.option('--protocol', type=click.Choice(list(protocol_names('ibi'))), default='moderate', show_default=True,
-              help='; '.join(f'{name}: {text}' for name, text in protocol_names('ibi').items()))
+@PROTOCOL('ibi')
 @click.option('-n', '--n-beads', type=click.IntRange(min=2), default=None, help='CG beads [default: the protocol\'s].')
 @click.option('--max-iterations', type=click.IntRange(min=1), default=None, help='[default: the protocol\'s].')
 @click.option('--tolerance', type=click.FloatRange(min=0, min_open=True), default=None,
@@ -109,47 +110,32 @@ def cmd_ibi():
 @click.option('--method', type=click.Choice(['ihnc', 'ibi']), default=None, help='Update rule [default: ihnc].')
 @click.option('--temperature', type=click.FloatRange(min=0, min_open=True), default=None,
               help='K [default: the all-atom run\'s for a GROMACS parent, else 298.15].')
-@click.option('--threads', type=click.IntRange(min=1), default=1, show_default=True, help='OpenMP threads of LAMMPS.')
-@click.option('--walltime', type=click.IntRange(min=60), default=None,
-              help='Wall time of each job, seconds (the work chain continues a stopped job from its checkpoint).')
-@click.option('-D', '--daemon', is_flag=True, help='Submit to the daemon instead of running here.')
+@THREADS(help='OpenMP threads of LAMMPS.')
+@WALLTIME(help='Wall time of each job, seconds (the work chain continues a stopped job from its checkpoint).')
+@DAEMON()
 def cmd_run(node, code, lammps_code, protocol, n_beads, max_iterations, tolerance, pressure_target, cutoff, method,
             temperature, threads, walltime, daemon):
     """Invert the g(r) of NODE (a descriptors-producing node: a cgmob.descriptors calculation, or a GROMACS
     calculation or work chain that computed its descriptors) at its number density and bead mass."""
-    from aiida.engine import run_get_node, submit
-
-    from aiida_cgmob.workchains.ibi_base import IbiBaseWorkChain
+    from aiida_cgmob.launch import find_code, launch_ibi
 
     code = code or find_code('cgmob-ibi')
     if code is None:
         raise click.ClickException('no code cgmob-ibi@localhost: pass --code or run `aiida-cgmob setup`')
-    lammps_code = lammps_code or find_code('lmp', code.computer.label)
+    lammps_code = lammps_code or find_code('lmp', code.computer)
     if lammps_code is None:
         raise click.ClickException(f'no code lmp@{code.computer.label}: pass --lammps-code or run `aiida-cgmob setup`')
     settings = {key: value for key, value in (('max_iterations', max_iterations), ('tolerance', tolerance),
                                               ('pressure_target', pressure_target), ('cutoff', cutoff),
                                               ('method', method)) if value is not None}
-    job_options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'threads': threads}
-    if walltime:
-        job_options['max_wallclock_seconds'] = walltime
-    try:
-        builder = IbiBaseWorkChain.get_builder_from_descriptors(
-            code, lammps_code, node, n_beads=n_beads, protocol=protocol, overrides={'settings': settings},
-            options=job_options, temperature=temperature)
-        builder.metadata.label = f'IBI of {node.label or node.process_label}<{node.pk}>'
-        if daemon:
-            workchain = submit(builder)
-            click.echo(f'submitted {workchain.process_label}<{workchain.pk}>; follow it with '
-                       f'`verdi process report {workchain.pk}`')
-            return
-        _, workchain = run_get_node(builder)
-    except ValueError as exception:
-        raise click.ClickException(str(exception)) from exception
-    click.echo(f'{workchain.process_label}<{workchain.pk}>: exit {workchain.exit_status}'
-               + (f' ({workchain.exit_message})' if workchain.exit_message else ''))
-    if 'result' in workchain.outputs:
-        click.echo(format_ibi(ibi_outputs_of(workchain)))
+    with launch_errors():
+        workchain = launch_ibi(code, lammps_code, node, protocol, {'ibi': {'settings': settings}} if settings else None,
+                               job_options(threads, walltime, threads_option=True), n_beads=n_beads,
+                               temperature=temperature, daemon=daemon)
+    if daemon:
+        echo_submitted(workchain)
+        return
+    click.echo(summarise_ibi(workchain))
 
 
 @cmd_ibi.command('show')
@@ -159,9 +145,7 @@ def cmd_run(node, code, lammps_code, protocol, n_beads, max_iterations, toleranc
 def cmd_show(node, plot):
     """Print the convergence of NODE (a cgmob.ibi calculation or cgmob.ibi.base work chain); plot it."""
     outputs = ibi_outputs_of(node)
-    click.echo(f'{node.process_label}<{node.pk}>: exit {node.exit_status}'
-               + (f' ({node.exit_message})' if node.exit_message else ''))
-    click.echo(format_ibi(outputs))
+    click.echo(summarise_ibi(node))
     if plot:
         if 'history' not in outputs:
             raise click.ClickException(f'{node.process_label}<{node.pk}> completed no iteration: nothing to plot')

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import cmd_root
+from .options import LIQUID_DENSITY
 
 
 @cmd_root.group('molecule')
@@ -43,9 +44,7 @@ def cmd_list():
 @click.option('--cutoff', type=click.FloatRange(min=0, min_open=True), default=None,
               help='Largest non-bonded cut-off (rvdw, rcoulomb) the liquid will be run with, nm; the box must stay '
                    'longer than twice it. [default: that of the GROMACS stage defaults, 1.1 nm]')
-@click.option('--liquid-density', type=click.FloatRange(min=0, min_open=True), default=None,
-              help='Liquid density NPT will bring the box to, kg/m^3, for the box check. [default: experimental '
-                   'for built-in molecules that have one (see `molecule list`), else an upper bound]')
+@LIQUID_DENSITY()
 @click.option('--check/--no-check', default=True, show_default=True,
               help='Run `gmx grompp` on the result and fail on any warning.')
 def cmd_build(molecule, n_molecules, output, density, seed, sample_seed, ranges, cutoff, liquid_density, check):
