@@ -33,22 +33,23 @@ def main(argv=None) -> int:
     from aiida import load_profile, orm
 
     load_profile(args.profile)
-    from aiida_cgmob.cli.cmd_aa import launch_aa, summarise
+    from aiida_cgmob.cli.cmd_aa import summarise
     from aiida_cgmob.cli.cmd_descriptors import descriptor_outputs_of, plot_descriptor_outputs
+    from aiida_cgmob.launch import launch_aa
 
     code = orm.load_code('gmx@localhost')
     descriptors_code = orm.load_code('cgmob-descriptors@localhost')
     # 100 ps of 100 molecules is too noisy for the automatic diffusion window (it is refused about half
     # the time, rightly); the demo fixes the window inside the diffusive regime of these liquids instead.
-    descriptor_settings = {'fit_window': [5.0, 50.0]}
+    overrides = {'gromacs': {'descriptors': {'settings': {'fit_window': [5.0, 50.0]}}}}
     options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 3600}
     pristine_ok, pristine = True, None
     for label, seed in (('pristine OPLS-AA', None), (f'synthetic, sample seed {args.sample_seed}', args.sample_seed)):
         print(f'\n== {args.molecule} x{args.n_molecules}, {label}: minimise -> NVT -> NPT -> NPT production '
               '(protocol fast) ==', flush=True)
         start = time.time()
-        node = launch_aa(code, args.molecule, args.n_molecules, 'fast', sample_seed=seed, options=options,
-                         descriptors_code=descriptors_code, descriptor_settings=descriptor_settings)
+        node = launch_aa(code, args.molecule, args.n_molecules, 'fast', overrides, options, sample_seed=seed,
+                         descriptors_code=descriptors_code)
         print(summarise(node))
         if 'descriptors' in node.outputs:
             figure = plot_descriptor_outputs(Path(os.environ.get('AIIDA_PATH', '.')) / f'descriptors_{node.pk}.png',
@@ -74,10 +75,10 @@ def coarse_grain(aa_node, seed: int) -> bool:
     """IBI of the all-atom g(r), then CG runs with the result; True when all of it finished."""
     import numpy as np
     from aiida import orm
-    from aiida.engine import run_get_node
 
-    from aiida_cgmob.cli.cmd_cg import launch_cg, summarise_cg
-    from aiida_cgmob.cli.cmd_ibi import format_ibi, ibi_outputs_of, plot_ibi_outputs
+    from aiida_cgmob.cli.cmd_cg import summarise_cg
+    from aiida_cgmob.cli.cmd_ibi import ibi_outputs_of, plot_ibi_outputs, summarise_ibi
+    from aiida_cgmob.launch import launch_cg, launch_ibi
     from aiida_cgmob.workchains.ibi_base import IbiBaseWorkChain
 
     figures = Path(os.environ.get('AIIDA_PATH', '.'))
@@ -88,15 +89,10 @@ def coarse_grain(aa_node, seed: int) -> bool:
           '20 ps per iteration, iterative HNC) ==', flush=True)
     start = time.time()
     # 100 molecules make a 2.7 nm box: the AA g(r) ends at 1.36 nm, so the demo cuts the potential at 1.2 nm
-    builder = IbiBaseWorkChain.get_builder_from_descriptors(orm.load_code('cgmob-ibi@localhost'), lmp, aa_node,
-                                                            protocol='fast', options=options,
-                                                            overrides={'settings': {'cutoff': 1.2}})
-    builder.metadata.label = f'IBI of {aa_node.label}'
-    _, ibi = run_get_node(builder)
-    print(f'{ibi.process_label}<{ibi.pk}>: exit {ibi.exit_status}' + (f' ({ibi.exit_message})' if ibi.exit_message
-                                                                      else ''))
-    outputs = ibi_outputs_of(ibi)
-    print(format_ibi(outputs))
+    ibi = launch_ibi(orm.load_code('cgmob-ibi@localhost'), lmp, aa_node, 'fast', {'ibi': {'settings': {'cutoff': 1.2}}},
+                     options, label=f'IBI of {aa_node.label}')
+    print(summarise_ibi(ibi))  # exit status and the job's own message, once
+    outputs = ibi_outputs_of(ibi) if 'result' in ibi.outputs else {}
     if 'history' in outputs:
         figure = plot_ibi_outputs(figures / f'ibi_{ibi.pk}.png', outputs, title=f'{ibi.label} <{ibi.pk}>')
         print(f'  convergence, g(r) and U(r) plotted in {figure} (`aiida-cgmob ibi show {ibi.pk} --plot F`)')
@@ -107,16 +103,16 @@ def coarse_grain(aa_node, seed: int) -> bool:
     density = aa_node.outputs.descriptors.density['number_density']
     molecular_mass = aa_node.outputs.descriptors.mass.value
     random_mass = float(np.random.default_rng(seed).uniform(20.0, 200.0))
-    # 430: not below the fast protocol's tolerance within its 5 short iterations (a 100-molecule target is
+    # 441: not below the fast protocol's tolerance within its 5 short iterations (a 100-molecule target is
     # noisy); the best potential is still an output and the demo goes on with it
     ok = ibi.is_finished_ok or ibi.exit_status == IbiBaseWorkChain.exit_codes.ERROR_NOT_CONVERGED.status
     if not ibi.is_finished_ok:
         print('  not converged in the fast protocol: going on with the best potential (lowest RMS)')
     for mass, why in ((molecular_mass, 'the molecular mass'), (random_mass, f'a random bead mass (seed {seed})')):
         print(f'\n== CG LAMMPS with the IBI potential, {why}: {mass:.1f} g/mol (protocol fast) ==', flush=True)
-        node = launch_cg(lmp, ibi.outputs.potential, mass=mass, protocol='fast', number_density=density,
-                         options=options, descriptors_code=orm.load_code('cgmob-descriptors@localhost'),
-                         descriptor_settings={'fit_window': [2.0, 25.0]})
+        node = launch_cg(lmp, ibi.outputs.potential, mass, 'fast',
+                         {'lammps': {'descriptors': {'settings': {'fit_window': [2.0, 25.0]}}}}, options,
+                         number_density=density, descriptors_code=orm.load_code('cgmob-descriptors@localhost'))
         print(summarise_cg(node))
         if 'descriptors' in node.outputs:
             d_cg = node.outputs.descriptors.diffusion['D_si']

@@ -81,11 +81,11 @@ def launch(code, molecule: str, n_molecules: int, stages: list[dict], options: d
            temperature: float = 298.15, pressure: float = 1.0, label: str = ''):
     """Build the liquid with provenance and run the ``cgmob.gromacs.base`` restart chain on it with the
     given stages (they replace the protocol's); return the work chain node."""
-    from aiida_cgmob.cli.cmd_aa import launch_aa
+    from aiida_cgmob.launch import launch_aa
 
-    return launch_aa(code, molecule, n_molecules, density=start_density, seed=seed, sample_seed=sample_seed,
-                     ranges=ranges, options=options, overrides={'stages': stages}, temperature=temperature,
-                     pressure=pressure, label=label)
+    return launch_aa(code, molecule, n_molecules, overrides={'gromacs': {'parameters': {'stages': stages}}},
+                     options=options, temperature=temperature, pressure=pressure, density=start_density, seed=seed,
+                     sample_seed=sample_seed, ranges=ranges, label=label)
 
 
 def calculations(node) -> list:
