@@ -148,3 +148,12 @@ def test_a_shifted_foreign_table_runs_with_its_own_forces(tmp_path, lmp_executab
     assert np.max(np.abs(energy - (e_file + shift))) < 2e-3  # kcal/mol: the same energies, shifted
     # forces: LAMMPS' spline through the file's forces and our Hermite interpolation agree to the file's noise
     assert np.sqrt(np.mean((force - f_file) ** 2)) < 0.01 * np.sqrt(np.mean(f_file ** 2))
+
+
+def test_a_cutoff_with_many_digits_runs(tmp_path, lmp_executable):
+    """pair_coeff prints the cutoff as the table header prints rhi: the first release printed 12.34567891 for a
+    1.23456789051 nm cutoff against rhi = 12.345678905 and LAMMPS stopped ('Pair table cutoff outside of table')."""
+    potential = lennard_jones(np.linspace(0.3, 1.3, 1001), epsilon=EPSILON_LIQUID, sigma=SIGMA, cutoff=1.23456789051)
+    prepare_run(tmp_path, potential, MASS, settings=SHORT, configuration=lattice_configuration(256, DENSITY))
+    assert run_lammps(tmp_path, lmp=lmp_executable).completed
+    assert 'pair_coeff 1 1 potential.table CG 1.2345678905e+01' in (tmp_path / 'in.lammps').read_text()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..potentials import lammps_distance
 from ..units import ANGSTROM_PER_NM
 
 ATM_PER_BAR = 1.0 / 1.01325
@@ -219,7 +220,8 @@ def write_input(path: str | Path, settings: dict, mass: float, cutoff: float,
         lines += restart_choice(candidates)
     lines += [
         f'pair_style table linear {s["table_points"]}',
-        f'pair_coeff 1 1 {TABLE_NAME} {TABLE_KEYWORD} {cutoff * ANGSTROM_PER_NM:.8f}',
+        # the cutoff printed as the table's rhi: equal numbers, so never 'outside of table' by round-off
+        f'pair_coeff 1 1 {TABLE_NAME} {TABLE_KEYWORD} {lammps_distance(cutoff)}',
         f'neighbor {s["neighbor_skin"] * ANGSTROM_PER_NM:.6g} bin',
         'neigh_modify every 1 delay 0 check yes',
         f'timestep {dt_fs:.8g}',

@@ -28,9 +28,9 @@ from ..units import ANGSTROM_PER_NM, KJ_PER_KCAL
 from .table import CUTOFF_ENERGY_TOLERANCE, Potential, PotentialError, check_finite, check_grid
 
 __all__ = ['ANGSTROM_PER_NM', 'KJ_PER_KCAL', 'LAMMPS_TABLE_POINTS', 'consistent_forces', 'energy_from_real',
-           'energy_to_real', 'force_from_real', 'force_to_real', 'inconsistent_forces', 'lammps_grid',
-           'read_gromacs_table', 'read_lammps_table', 'read_votca_table', 'write_gromacs_table', 'write_lammps_table',
-           'write_votca_table']
+           'energy_to_real', 'force_from_real', 'force_to_real', 'inconsistent_forces', 'lammps_distance',
+           'lammps_grid', 'read_gromacs_table', 'read_lammps_table', 'read_votca_table', 'write_gromacs_table',
+           'write_lammps_table', 'write_votca_table']
 
 NUMBER = '{:.10e}'  # 11 significant digits: round trips are exact to ~1e-11 relative
 EXACT = '{:.16e}'  # 17 significant digits: the value read back is the same double
@@ -115,6 +115,26 @@ def _from_table(path: str | Path, r: np.ndarray, energy: np.ndarray, force: np.n
         return Potential(r, energy, force, treatment, origin)
     except PotentialError as exception:
         raise PotentialError(f'{path}: {exception}') from None
+
+
+def lammps_distance(r_nm: float) -> str:
+    """Print a distance in nm as the Å number a LAMMPS table header (``R rlo rhi``) holds.
+
+    ``pair_coeff ... <cutoff>`` must print the cutoff the same way: LAMMPS stops with 'Pair table cutoff
+    outside of table' when the number it reads exceeds rhi by any round-off, and uses the table's values
+    as written (no spline) only when the two are equal.
+
+    Parameters
+    ----------
+    r_nm
+        The distance, nm.
+
+    Returns
+    -------
+    str
+        Å, 11 significant digits.
+    """
+    return NUMBER.format(r_nm * ANGSTROM_PER_NM)
 
 
 def lammps_grid(rlo: float, rhi: float, n_points: int, spacing: str = 'r') -> np.ndarray:
@@ -265,7 +285,7 @@ def write_lammps_table(path: str | Path, potential: Potential, keyword: str = 'C
     if n_points < 2:
         raise PotentialError(f'a LAMMPS table needs at least 2 points, got n_points = {n_points}')
     # the distances as LAMMPS will compute them from the header it reads
-    rlo_text, rhi_text = (NUMBER.format(value * ANGSTROM_PER_NM) for value in (positive[0], potential.cutoff))
+    rlo_text, rhi_text = lammps_distance(positive[0]), lammps_distance(potential.cutoff)
     r = lammps_grid(float(rlo_text), float(rhi_text), n_points, spacing)
     r_nm = np.clip(r / ANGSTROM_PER_NM, positive[0], potential.cutoff)  # round-off of the header at the ends
     r_nm[-1] = potential.cutoff
