@@ -206,6 +206,17 @@ def test_not_converged_keeps_the_best_potential(not_converged):
     assert 'descriptors' in node.outputs  # of the best potential's run
 
 
+def test_which_parents_a_continuation_accepts():
+    """By label: a checkpoint is worth continuing after a wall-time stop (the job's 400 or the scheduler's 120), a
+    LAMMPS failure, a descriptors failure or no convergence, not after divergence."""
+    from aiida_cgmob.calculations.ibi import RESUMABLE_STATUSES
+
+    codes = IbiCalculation.exit_codes
+    assert set(RESUMABLE_STATUSES) == {0, 120, codes.ERROR_OUT_OF_WALLTIME.status, codes.ERROR_ENGINE.status,
+                                       codes.ERROR_DESCRIPTORS.status, codes.ERROR_NOT_CONVERGED.status}
+    assert codes.ERROR_DIVERGED.status not in RESUMABLE_STATUSES
+
+
 def test_continue_with_more_iterations_from_parent_folder(not_converged, ibi_code, lammps_code, target):
     """A finished job continued with a larger max_iterations starts at iteration 1, not 0."""
     parent = not_converged.outputs.remote_folder

@@ -19,6 +19,7 @@ from aiida.common import datastructures
 
 from aiida_cgmob.analysis import cli as descriptors_script
 from aiida_cgmob.data import PotentialData, configuration_of
+from aiida_cgmob.exit_codes import EXIT_CODES
 from aiida_cgmob.ibi import IbiInputError, initial_potential, validate_settings, write_ibi_input
 from aiida_cgmob.ibi.driver import (
     FINAL_POTENTIAL_JSON,
@@ -47,8 +48,10 @@ RESUME_FILES = (STATE_FILE, LOG_FILE, ITERATIONS_DIR)
 #: IBI settings a continuation must share with the job it continues: they fix the grids and the target range
 RESUME_KEYS = ('cutoff', 'bin_width', 'temperature', 'fit_range', 'g_min', 'tail_width')
 #: exit statuses of a parent a continuation can start from: a checkpoint whose next potential is worth running
-#: (not 410: the checkpoint of a diverged run holds the potential that diverged; start afresh from the best one)
-RESUMABLE_STATUSES = (0, 350, 400, 420, 430)
+#: (not ERROR_DIVERGED: the checkpoint of a diverged run holds the potential that diverged; start afresh from the
+#: best one); 120 is aiida-core's scheduler wall-time kill, which the restart chain continues as it does 400
+RESUMABLE_STATUSES = (0, 120, *(EXIT_CODES[label].status for label in (
+    'ERROR_DESCRIPTORS', 'ERROR_OUT_OF_WALLTIME', 'ERROR_ENGINE', 'ERROR_NOT_CONVERGED')))
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
