@@ -3,8 +3,10 @@
 The node wraps :class:`aiida_cgmob.potentials.Potential` (validated on construction: finite values,
 strictly increasing grid, U(r_c) = 0).  Arrays ``r`` (nm), ``energy`` (kJ/mol), ``force`` (kJ/mol/nm);
 attributes ``cutoff`` (nm), ``n_points``, ``r_min`` (nm), ``treatment`` (how the short range and tail
-were filled in), ``origin`` and ``units``, so QueryBuilder can filter on them.  Export with
-``node.export('u.table', fileformat='lammps')`` (or ``votca``, ``gromacs``).
+were filled in; for a table read with ``shift=True`` / ``--shift`` also ``energy_shift_kJ_mol``, what was
+added to every energy of the file), ``origin`` and ``units``, so QueryBuilder can filter on them.  Export
+with ``node.export('u.table', fileformat='lammps')`` (at least 2000 points, forces consistent with the
+energies as LAMMPS checks them; or ``votca``, ``gromacs``).
 """
 
 from __future__ import annotations
