@@ -68,7 +68,7 @@ pair_write 1 1 {n} r {r_a[0]} {r_a[1]} pair_write.table PW
 @pytest.mark.parametrize('name', ['noisy_ibi', 'lennard_jones'])
 def test_run_tables_give_no_force_warning(tmp_path, lmp_executable, name):
     """The table of a real run (prepare_run, run_lammps): LAMMPS does not warn.  The first release's writer made
-    LAMMPS warn for both (38 of 121 values of the noisy IBI potential; 1 of 901 for LJ, at its inflection point)."""
+    LAMMPS warn for both (54 of 121 values of the noisy IBI potential; 1 of 901 for LJ, at its inflection point)."""
     potential = potentials()[name]
     prepare_run(tmp_path, potential, MASS, settings=SHORT, configuration=lattice_configuration(256, DENSITY))
     run_lammps(tmp_path, lmp=lmp_executable)

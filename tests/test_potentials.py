@@ -376,7 +376,7 @@ def test_inconsistent_and_consistent_forces_by_hand():
 def test_written_lammps_forces_are_consistent_with_the_energies(tmp_path, name, n_points, spacing):
     """No force value LAMMPS would flag, whatever the grid; on fine grids the force is the potential's own
     (the derivative of its interpolation), moved by a negligible amount near inflection points.  The
-    writer of the first release flagged 38 of 121 values of the noisy potential (the demo's runs: 43 of 121)."""
+    writer of the first release flagged 54 of 121 values of the noisy potential (the demo's runs: 43 of 121)."""
     if name == 'lennard_jones':
         potential = lennard_jones(np.linspace(0.3, 1.2, 901), epsilon=EPSILON_LIQUID, sigma=SIGMA)
     else:
