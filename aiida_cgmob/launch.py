@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from aiida import orm
     from aiida.engine import ProcessBuilder
 
-__all__ = ['aa_files', 'find_code', 'launch_aa', 'launch_cg', 'launch_descriptors', 'launch_ibi', 'remote_folder_of',
-           'run_or_submit']
+__all__ = ['run_or_submit', 'launch_aa', 'launch_ibi', 'launch_cg', 'launch_descriptors', 'find_code',
+           'remote_folder_of', 'aa_files']
 
 
 def run_or_submit(builder: ProcessBuilder, daemon: bool = False) -> orm.ProcessNode:
