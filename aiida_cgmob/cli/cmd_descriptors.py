@@ -11,7 +11,7 @@ from .utils import echo_submitted, exit_text, launch_errors
 
 
 def descriptor_outputs_of(node) -> dict:
-    """The descriptor nodes of a cgmob.descriptors job, or of an MD calculation/work chain that computed them."""
+    """Return the descriptor nodes of a cgmob.descriptors job, or of an MD calculation/work chain that computed them."""
     from aiida_cgmob.workchains.ibi_base import descriptor_outputs
 
     with launch_errors():
@@ -19,7 +19,7 @@ def descriptor_outputs_of(node) -> dict:
 
 
 def format_descriptors(outputs: dict, indent: str = '  ') -> str:
-    """The descriptor outputs as aligned lines, each starting with ``indent``."""
+    """Return the descriptor outputs as aligned lines, each starting with ``indent``."""
     d, density = outputs['diffusion'].get_dict(), outputs['density'].get_dict()
     rdf = outputs['rdf']
     first_peak = rdf.get_x()[1][rdf.get_y()[0][1].argmax()]

@@ -11,7 +11,7 @@ from .utils import echo_submitted, exit_text, launch_errors
 
 
 def ibi_outputs_of(node) -> dict:
-    """``result``, ``history``, ``potential`` and the ``descriptors`` nodes of a cgmob.ibi job or its work chain."""
+    """Return ``result``, ``history``, ``potential`` and the ``descriptors`` nodes of a cgmob.ibi job or its chain."""
     from aiida import orm
 
     if not isinstance(node, orm.ProcessNode) or 'result' not in node.outputs:
@@ -28,7 +28,7 @@ def _number(value, template: str = '{:.4g}') -> str:
 
 
 def format_ibi(outputs: dict, indent: str = '  ', shown: str = '') -> str:
-    """The result and the convergence table (iteration, RMS, pressure, density, time) as aligned lines.
+    """Return the result and the convergence table (iteration, RMS, pressure, density, time) as aligned lines.
 
     The job's message follows its status unless it is already part of ``shown`` (the exit message printed above).
     """
@@ -115,8 +115,11 @@ def cmd_ibi():
 @DAEMON()
 def cmd_run(node, code, lammps_code, protocol, n_beads, max_iterations, tolerance, pressure_target, cutoff, method,
             temperature, threads, walltime, daemon):
-    """Invert the g(r) of NODE (a descriptors-producing node: a cgmob.descriptors calculation, or a GROMACS
-    calculation or work chain that computed its descriptors) at its number density and bead mass."""
+    """Invert the g(r) of NODE into a CG pair potential, at its number density and bead mass.
+
+    NODE is a descriptors-producing node: a cgmob.descriptors calculation, or a GROMACS calculation or work chain
+    that computed its descriptors.
+    """
     from aiida_cgmob.launch import find_code, launch_ibi
 
     code = code or find_code('cgmob-ibi')
