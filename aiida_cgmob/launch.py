@@ -504,7 +504,7 @@ def launch_descriptors(
     builder = DescriptorsCalculation.get_builder()
     builder.code = code
     builder.parent_folder = parent
-    if settings:
+    if settings is not None:
         builder.settings = orm.Dict(dict(settings))
     for key, value, kind in (('trajectory', trajectory, orm.Str), ('topology', topology, orm.Str),
                              ('bead_mass', bead_mass, orm.Float), ('timestep', timestep, orm.Float)):
