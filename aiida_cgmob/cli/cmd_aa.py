@@ -6,34 +6,14 @@ import json
 from pathlib import Path
 
 import click
-from aiida.cmdline.params import options, types
+from aiida.cmdline.params import options
 
-from . import cmd_root
+from . import profile_group
 from .options import DAEMON, DESCRIPTORS, LIQUID_DENSITY, PROTOCOL, THREADS, WALLTIME, job_options
 from .utils import echo_submitted, exit_text, launch_errors
 
 
-def summarise(node) -> str:
-    """Human-readable summary of a finished ``cgmob.gromacs.base`` node."""
-    lines = [f'{node.process_label}<{node.pk}> "{node.label}": {node.process_state.value}, {exit_text(node)}']
-    if 'output_parameters' in node.outputs:
-        p = node.outputs.output_parameters.get_dict()
-        for key, unit in (('density', 'kg/m^3'), ('temperature', 'K'), ('pressure', 'bar'),
-                          ('potential_energy', 'kJ/mol')):
-            if key in p:
-                lines.append(f'  {key:<17s} {p[key]:12.2f} +- {p[key + "_error"]:.2f} {unit}')
-        if p.get('ns_per_day'):
-            lines.append(f'  production speed  {p["ns_per_day"]:12.1f} ns/day over {p["production_time"]:.0f} ps')
-    if 'descriptors' in node.outputs:
-        from .cmd_descriptors import descriptor_outputs_of, format_descriptors
-
-        lines.append('  descriptors (one bead per molecule):')
-        lines.append(format_descriptors(descriptor_outputs_of(node), indent='    '))
-    return '\n'.join(lines)
-
-
-@cmd_root.group('aa')
-@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+@profile_group('aa')
 def cmd_aa():
     """All-atom GROMACS runs (uses the loaded AiiDA profile; see `aiida-cgmob setup`)."""
 
@@ -75,3 +55,19 @@ def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, liquid_d
         echo_submitted(node)
     else:
         click.echo(summarise(node))
+
+
+def summarise(node) -> str:
+    """Human-readable summary of a finished ``cgmob.gromacs.base`` node."""
+    lines = [f'{node.process_label}<{node.pk}> "{node.label}": {node.process_state.value}, {exit_text(node)}']
+    if 'output_parameters' in node.outputs:
+        p = node.outputs.output_parameters.get_dict()
+        for key, unit in (('density', 'kg/m^3'), ('temperature', 'K'), ('pressure', 'bar'),
+                          ('potential_energy', 'kJ/mol')):
+            if key in p:
+                lines.append(f'  {key:<17s} {p[key]:12.2f} +- {p[key + "_error"]:.2f} {unit}')
+        if p.get('ns_per_day'):
+            lines.append(f'  production speed  {p["ns_per_day"]:12.1f} ns/day over {p["production_time"]:.0f} ps')
+    from .cmd_descriptors import descriptor_lines
+
+    return '\n'.join(lines + descriptor_lines(node, 'one bead per molecule'))

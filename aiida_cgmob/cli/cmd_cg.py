@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from aiida.cmdline.params import arguments, options, types
 
-from . import cmd_root
+from . import profile_group
 from .options import DAEMON, DESCRIPTORS, PROTOCOL, THREADS, WALLTIME, job_options
 from .utils import echo_submitted, exit_text, launch_errors
 
@@ -100,16 +100,12 @@ def summarise_cg(node) -> str:
             lines.append(f'  speed             {thermo["ns_per_day"]:.1f} ns/day (last job{wall})')
         if thermo.get('n_warnings'):
             lines.append(f'  LAMMPS warnings   {thermo["n_warnings"]}: {"; ".join(thermo["warnings"][:3])}')
-    if 'descriptors' in node.outputs:
-        from .cmd_descriptors import descriptor_outputs_of, format_descriptors
+    from .cmd_descriptors import descriptor_lines
 
-        lines.append('  descriptors (CG beads):')
-        lines.append(format_descriptors(descriptor_outputs_of(node), indent='    '))
-    return '\n'.join(lines)
+    return '\n'.join(lines + descriptor_lines(node, 'CG beads'))
 
 
-@cmd_root.group('cg')
-@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+@profile_group('cg')
 def cmd_cg():
     """Coarse-grained LAMMPS runs with a tabulated potential (uses the loaded AiiDA profile)."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
-from aiida.cmdline.params import arguments, options, types
+from aiida.cmdline.params import arguments, options
 
-from . import cmd_root
+from . import profile_group
 from .options import DAEMON
 from .utils import echo_submitted, exit_text, launch_errors
 
@@ -16,6 +16,13 @@ def descriptor_outputs_of(node) -> dict:
 
     with launch_errors():
         return descriptor_outputs(node)
+
+
+def descriptor_lines(node, heading: str) -> list[str]:
+    """Return the summary lines of the descriptors an MD run computed in its job (none if it computed none)."""
+    if 'descriptors' not in node.outputs:
+        return []
+    return [f'  descriptors ({heading}):', format_descriptors(descriptor_outputs_of(node), indent='    ')]
 
 
 def format_descriptors(outputs: dict, indent: str = '  ') -> str:
@@ -49,8 +56,7 @@ def plot_descriptor_outputs(path, outputs: dict, title: str = ''):
                             outputs['msd'].get_y()[3][1], outputs['diffusion'].get_dict(), title=title)
 
 
-@cmd_root.group('descriptors')
-@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+@profile_group('descriptors')
 def cmd_descriptors():
     """One-bead descriptors: g(r), MSD, D and density of a trajectory, computed where it lies."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from aiida.cmdline.params import arguments, options, types
 
-from . import cmd_root
+from . import profile_group
 from .options import DAEMON, PROTOCOL, THREADS, WALLTIME, job_options
 from .utils import echo_submitted, exit_text, launch_errors
 
@@ -89,8 +89,7 @@ def plot_ibi_outputs(path, outputs: dict, title: str = ''):
                     title=title)
 
 
-@cmd_root.group('ibi')
-@options.PROFILE(type=types.ProfileParamType(load_profile=True), expose_value=False)
+@profile_group('ibi')
 def cmd_ibi():
     """Structural inversion (iterative HNC / IBI): a CG pair potential that reproduces a target g(r)."""
 

@@ -27,10 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run or resume the inversion in a directory; return the exit status (see the module docstring).
 
-    Parameters
-    ----------
-    argv
-        Command-line arguments without the program name (``sys.argv[1:]`` when None).
+    ``argv`` are the arguments after the program name (default ``sys.argv[1:]``).
     """
     args = _parser().parse_args(argv)
     from .driver import (
