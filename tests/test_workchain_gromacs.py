@@ -7,7 +7,8 @@ from aiida import orm
 from aiida.engine import run_get_node
 from conftest import tiny_stages
 
-from aiida_cgmob.workchains.gromacs_base import GromacsBaseWorkChain, halve_time_step
+from aiida_cgmob.calculations.gromacs import GromacsCalculation
+from aiida_cgmob.workchains.gromacs_base import GromacsBaseWorkChain, scale_time_step
 
 
 def run_chain(code, liquid, stages, settings=None, max_iterations=5, **options):
@@ -34,16 +35,19 @@ def report_text(node) -> str:
     return '\n'.join(log.message for log in Log.collection.get_logs_for(node))
 
 
-def test_halve_time_step_keeps_simulated_time_and_output_times():
-    stages, smallest = halve_time_step(tiny_stages(dt=0.004, nvt_steps=100, npt_steps=200))
+def test_scale_time_step_keeps_simulated_time_and_output_times():
+    stages, smallest = scale_time_step(tiny_stages(dt=0.004, nvt_steps=100, npt_steps=200))
     assert smallest == pytest.approx(0.002)
     nvt, production = stages[1]['mdp'], stages[2]['mdp']
     assert nvt['dt'] * nvt['nsteps'] == pytest.approx(0.4)
     assert production['dt'] * production['nsteps'] == pytest.approx(0.8)
     assert production['nstenergy'] == 20 and production['nstcalcenergy'] == 20
     assert stages[0]['mdp']['nsteps'] == 1000  # minimisation doubled
-    no_minimisation, _ = halve_time_step(tiny_stages()[1:])
+    no_minimisation, _ = scale_time_step(tiny_stages()[1:])
     assert no_minimisation[0]['type'] == 'minimise'
+    quarter, smallest = scale_time_step(tiny_stages(dt=0.004, nvt_steps=100), factor=0.25)
+    assert smallest == pytest.approx(0.001) and quarter[1]['mdp']['nsteps'] == 400
+    assert quarter[2]['mdp']['nstenergy'] == 40 and quarter[0]['mdp']['nsteps'] == 2000
 
 
 def test_recovers_from_unstable_integration(gmx_code, tiny_liquid):
@@ -51,7 +55,7 @@ def test_recovers_from_unstable_integration(gmx_code, tiny_liquid):
     results, node = run_chain(gmx_code, tiny_liquid, tiny_stages(dt=0.008), settings={'grompp_maxwarn': 1})
     assert node.is_finished_ok, node.exit_message
     first, second = calculations(node)
-    assert first.exit_status == 410
+    assert first.exit_status == GromacsCalculation.exit_codes.ERROR_UNSTABLE_INTEGRATION.status
     assert second.is_finished_ok
     nvt = second.inputs.parameters['stages'][1]['mdp']
     assert nvt['dt'] == pytest.approx(0.004) and nvt['nsteps'] == 1000
@@ -69,7 +73,7 @@ def test_continues_from_checkpoint_after_walltime(gmx_code, tiny_liquid):
                               max_wallclock_seconds=10)
     assert node.is_finished_ok, node.exit_message
     calcs = calculations(node)
-    assert len(calcs) >= 2 and calcs[0].exit_status == 400
+    assert len(calcs) >= 2 and calcs[0].exit_status == GromacsCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status
     assert calcs[1].inputs.resume_stage.value == 'production'
     assert calcs[1].inputs.parent_folder.pk == calcs[0].outputs.remote_folder.pk
     # Earlier stages were not run again: the resumed job holds no grompp of its own for them.
