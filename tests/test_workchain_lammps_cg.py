@@ -10,6 +10,7 @@ from aiida.engine import run_get_node
 from click.testing import CliRunner
 from test_calculation_lammps_cg import DENSITY, MASS, N_BEADS, SHORT, lj_potential
 
+from aiida_cgmob.calculations.lammps_cg import LammpsCgCalculation
 from aiida_cgmob.cli import cmd_root
 from aiida_cgmob.lammps import parse_log
 from aiida_cgmob.potentials import write_lammps_table
@@ -60,7 +61,8 @@ def test_recovers_from_unstable_integration_by_halving_the_time_step(lmp_code):
     results, node = run_chain(lmp_code, settings={'timestep': 0.03, 'frame_interval': 0.3})
     assert node.is_finished_ok, node.exit_message
     first, second = calculations(node)
-    assert first.exit_status == 410 and second.is_finished_ok
+    assert first.exit_status == LammpsCgCalculation.exit_codes.ERROR_UNSTABLE_INTEGRATION.status
+    assert second.is_finished_ok
     assert second.inputs.settings['timestep'] == pytest.approx(0.015)
     assert second.inputs.settings['frame_interval'] == 0.3 and second.inputs.settings['minimise'] is True
     assert 'n_beads' in second.inputs and 'parent_folder' not in second.inputs  # a fresh start
@@ -73,10 +75,11 @@ def test_recovers_from_unstable_integration_by_halving_the_time_step(lmp_code):
 
 def test_stops_when_the_time_step_cannot_help(lmp_code):
     """A table that starts at 0.5 nm cannot hold a lattice with 0.425 nm spacing at any time step: after one
-    halving to the 0.5 fs floor the chain stops with 310 instead of trying forever."""
+    halving to the 0.5 fs floor the chain stops with 411 instead of trying forever."""
     _, node = run_chain(lmp_code, settings={'timestep': 0.001}, potential=lj_potential(r_min=0.5))
     assert node.exit_status == LammpsCgBaseWorkChain.exit_codes.ERROR_TIME_STEP_TOO_SMALL.status
-    assert [calc.exit_status for calc in calculations(node)] == [410, 410]
+    unstable = LammpsCgCalculation.exit_codes.ERROR_UNSTABLE_INTEGRATION.status
+    assert [calc.exit_status for calc in calculations(node)] == [unstable, unstable]
 
 
 def test_continues_jobs_killed_mid_run_until_the_production_is_complete(killing_lmp, descriptors_code):
@@ -131,7 +134,8 @@ def test_protocol_builder(lmp_code, descriptors_code):
     potential = lj_potential()
     builder = LammpsCgBaseWorkChain.get_builder_from_protocol(
         lmp_code, potential, 16.04, protocol='fast', number_density=13.0, descriptors_code=descriptors_code,
-        overrides={'settings': {'ensemble': 'npt', 'temperature': 310.0}}, options={'max_wallclock_seconds': 600})
+        overrides={'lammps': {'settings': {'ensemble': 'npt', 'temperature': 310.0}}},
+        options={'max_wallclock_seconds': 600})
     settings = builder.lammps.settings.get_dict()
     assert settings['production'] == 50.0 and settings['ensemble'] == 'npt' and settings['temperature'] == 310.0
     assert builder.lammps.n_beads.value == 256 and builder.lammps.number_density.value == 13.0
@@ -141,9 +145,12 @@ def test_protocol_builder(lmp_code, descriptors_code):
     assert moderate.lammps.n_beads.value == 1000 and moderate.lammps.settings['production'] == 200.0
     for kwargs, message in (({'protocol': 'sloppy', 'number_density': 13.0}, "protocol 'sloppy'"),
                             ({}, 'number_density'),
-                            ({'number_density': 13.0, 'overrides': {'settings': {'timestep': 0}}},
+                            ({'number_density': 13.0, 'overrides': {'lammps': {'settings': {'timestep': 0}}}},
                              'timestep must be a number > 0, got 0'),
-                            ({'number_density': 13.0, 'overrides': {'stages': []}}, 'unknown key')):
+                            ({'number_density': 13.0, 'overrides': {'settings': {'timestep': 0.002}}},
+                             "overrides: 'settings' is not an input of this work chain"),
+                            ({'number_density': 13.0, 'overrides': {'stages': []}},
+                             "overrides: 'stages' is not an input of this work chain")):
         with pytest.raises(ValueError, match=message):
             LammpsCgBaseWorkChain.get_builder_from_protocol(lmp_code, potential, 16.04, **kwargs)
 
