@@ -403,3 +403,17 @@ def test_overrides_mirror_the_builder_namespace(builders):
     stages = tiny_stages(dt=0.001)
     builder = builders['gromacs']('fast', {'gromacs': {'parameters': {'stages': stages}}})
     assert [stage['mdp']['dt'] for stage in builder.gromacs.parameters['stages'][1:]] == [0.001, 0.001]  # replaced
+
+
+@pytest.mark.parametrize('name', ['gromacs', 'lammps'])
+def test_a_new_time_step_is_not_taken_for_no_progress(generate_workchain, failed_job, name):
+    """After a restart with a smaller time step, steps count differently: a wall-time stop at the same step as
+    before the restart is progress, not a stuck continuation (412)."""
+    process = generate_workchain(name)
+    calculation = CALCULATIONS[name]
+    assert inspect(process, failed_job(calculation, wall_time_stop(name), stopped_outputs(name, 800))).status == 0
+    unstable = calculation.exit_codes.ERROR_UNSTABLE_INTEGRATION.format(message='blew up')
+    assert inspect(process, failed_job(calculation, unstable)).status == 0
+    again = failed_job(calculation, wall_time_stop(name), stopped_outputs(name, 800))
+    assert inspect(process, again).status == 0
+    assert process.ctx.inputs.parent_folder.pk == again.outputs.remote_folder.pk

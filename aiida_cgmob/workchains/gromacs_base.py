@@ -135,5 +135,6 @@ class GromacsBaseWorkChain(CgmobBaseRestartWorkChain):
         self.ctx.inputs.parameters = orm.Dict({'stages': stages})
         self.ctx.inputs.pop('parent_folder', None)
         self.ctx.inputs.pop('resume_stage', None)
+        self.ctx.last_progress = None  # steps of the new time step are not comparable with the old ones
         self.report_error_handled(calculation, f're-minimise and rerun all stages with dt = {smallest} ps')
         return ProcessHandlerReport(True)

@@ -114,6 +114,7 @@ class LammpsCgBaseWorkChain(CgmobBaseRestartWorkChain):
         given = self.ctx.inputs.settings.get_dict() if 'settings' in self.ctx.inputs else {}
         self.ctx.inputs.settings = orm.Dict({**given, 'timestep': timestep, 'minimise': True})
         self._start_afresh()
+        self.ctx.last_progress = None  # steps of the new time step are not comparable with the old ones
         self.report_error_handled(calculation, f'start again from the original configuration with dt = {timestep} ps')
         return ProcessHandlerReport(True)
 
