@@ -417,3 +417,14 @@ def test_a_new_time_step_is_not_taken_for_no_progress(generate_workchain, failed
     again = failed_job(calculation, wall_time_stop(name), stopped_outputs(name, 800))
     assert inspect(process, again).status == 0
     assert process.ctx.inputs.parent_folder.pk == again.outputs.remote_folder.pk
+
+
+def test_lammps_jobs_that_never_reach_a_restart_file_stop_with_412(generate_workchain, failed_job):
+    """400 -> 405 (start afresh) -> 400 -> 405 again would loop until max_iterations: the second 405 stops the
+    chain with 412, naming restart_interval."""
+    process = generate_workchain('lammps')
+    no_restart = LammpsCgCalculation.exit_codes.ERROR_NO_RESTART_FILE.format(message='no restart file to continue from')
+    assert inspect(process, failed_job(LammpsCgCalculation, no_restart)).status == 0
+    result = inspect(process, failed_job(LammpsCgCalculation, no_restart))
+    assert result.status == process.exit_codes.ERROR_NO_PROGRESS.status
+    assert 'restart_interval' in result.message

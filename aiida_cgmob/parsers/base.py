@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
 
 import numpy as np
 from aiida import orm
@@ -17,7 +18,11 @@ from aiida.parsers import Parser
 
 from aiida_cgmob.analysis import cli as descriptors_script
 
-__all__ = ['CgmobParser', 'json_clean', 'log_tail', 'parse_descriptor_files', 'read_descriptor_outcome']
+#: what reading truncated or malformed descriptor files raises (a truncated npz is a bad zip file)
+DESCRIPTOR_READ_ERRORS = (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile)
+
+__all__ = ['DESCRIPTOR_READ_ERRORS', 'CgmobParser', 'json_clean', 'log_tail', 'parse_descriptor_files',
+           'read_descriptor_outcome']
 
 
 def json_clean(value):
@@ -119,8 +124,8 @@ class CgmobParser(Parser):
         """
         try:
             nodes, error, log = read_descriptor_outcome(self.retrieved)
-        except (ValueError, KeyError, OSError) as exception:
-            nodes, error, log = None, {'kind': 'unreadable output', 'message': str(exception)}, ''
+        except DESCRIPTOR_READ_ERRORS as exception:
+            nodes, error, log = None, {'kind': 'unreadable output', 'message': repr(exception)}, ''
         if nodes is None and error is None:
             error = {'kind': 'no output', 'message': log_tail(log)}
         if error is not None:

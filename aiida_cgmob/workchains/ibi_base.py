@@ -170,7 +170,7 @@ class IbiBaseWorkChain(CgmobBaseRestartWorkChain):
     @process_handler(priority=500, exit_codes=[exit_code('ERROR_NOT_CONVERGED'), exit_code('ERROR_DIVERGED')])
     def handle_not_converged(self, calculation):
         """Stop with the job's own 441/440 and message, keeping the best potential and the history."""
-        remote = calculation.outputs.remote_folder.pk
+        remote = calculation.outputs.remote_folder.pk if 'remote_folder' in calculation.outputs else None
         if calculation.exit_status == exit_code('ERROR_DIVERGED').status:
             action = ('none: best potential attached; restart from it with a smaller alpha or longer runs per '
                       'iteration')

@@ -120,7 +120,17 @@ class LammpsCgBaseWorkChain(CgmobBaseRestartWorkChain):
 
     @process_handler(priority=450, exit_codes=[exit_code('ERROR_NO_RESTART_FILE')])
     def handle_no_restart_file(self, calculation):
-        """Start again when the interrupted run wrote no restart file before it stopped: nothing to continue."""
+        """Start again when the interrupted run wrote no restart file before it stopped: nothing to continue.
+
+        The second time (the fresh start was stopped before its first restart file too) more of the same would loop
+        until max_iterations: stop with 412 instead, naming what to change.
+        """
+        self.ctx.no_restart_count = self.ctx.get('no_restart_count', 0) + 1
+        if self.ctx.no_restart_count > 1:
+            self.report_error_handled(calculation, 'none: jobs stop before their first restart file')
+            return ProcessHandlerReport(True, self.exit_codes.ERROR_NO_PROGRESS.format(
+                message='jobs are stopped before they write their first restart file: make settings.restart_interval '
+                        '(ps) shorter than what one job completes, or give each job a longer wall time'))
         self._start_afresh()
         self.report_error_handled(calculation, 'start again from the original configuration')
         return ProcessHandlerReport(True)
