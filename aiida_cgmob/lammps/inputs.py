@@ -4,6 +4,13 @@ Our units: nm, ps, K, bar, g/mol.  LAMMPS runs in ``units real`` (Å, fs, atm, k
 conversion happens here.  The run is: (optional) energy minimisation, equilibration, production with
 an xtc trajectory (LAMMPS writes xtc in nm and ps), restart files during both, a final restart and
 data file.  A continuation reads the newest restart file and runs the remaining steps (``run N upto``).
+
+A restart file is never ahead of the trajectory on disk: LAMMPS buffers its xtc output and cannot flush
+it (``dump_modify flush`` is refused for xtc), so a job killed right after a restart file would lose the
+frames still in the buffer, and a continuation from that file would never make them again (the joined
+trajectory would miss frames).  The production therefore runs in segments of ``restart_interval``: each
+segment's frames go to PENDING_NAME, which is closed and appended to TRAJECTORY_NAME before the segment's
+restart file is written (see :func:`production_commands`).
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ DATA_NAME = 'beads.data'
 TABLE_NAME = 'potential.table'
 TABLE_KEYWORD = 'CG'
 TRAJECTORY_NAME = 'production.xtc'
+PENDING_NAME = 'pending.xtc'  # the frames since the last restart file; appended to TRAJECTORY_NAME at the next
 LOG_NAME = 'log.lammps'
 STDOUT_NAME = 'lammps.out'  # lmp's stdout and stderr, as the jobs capture them
-RESTART_NAMES = ('restart.a', 'restart.b')  # LAMMPS alternates between the two: one is always whole
+RESTART_NAMES = ('restart.a', 'restart.b')  # written alternately: one is always whole
 FINAL_RESTART = 'final.restart'
 FINAL_DATA = 'final.data'
 ENSEMBLES = ('nvt', 'npt')
@@ -235,7 +243,7 @@ def write_input(path: str | Path, settings: dict, mass: float, cutoff: float,
                       'minimize 1.0e-4 1.0e-6 1000 10000', 'reset_timestep 0']
         lines += [f'velocity all create {temperature:.8g} {s["seed"]} dist gaussian mom yes rot no']
     # restart files only from the dynamics: one written during the minimisation would carry a step
-    # number unrelated to the MD steps that follow reset_timestep
+    # number unrelated to the MD steps that follow reset_timestep (the production writes its own)
     lines += [f'restart {n_restart} {RESTART_NAMES[0]} {RESTART_NAMES[1]}']
     tdamp = s['thermostat_damping'] * 1000.0
     if s['ensemble'] == 'nvt':
@@ -250,18 +258,55 @@ def write_input(path: str | Path, settings: dict, mass: float, cutoff: float,
     else:  # the restart may come from the equilibration or the production
         lines += ['# equilibration, unless the restart is past it', 'variable restart_step equal step',
                   f'if "${{restart_step}} < {n_equil}" then "run {n_equil} upto"']
-    lines += [
-        '# production: xtc in nm and ps (LAMMPS converts real units), ordered by atom id',
-        f'dump {DUMP_ID} all xtc {n_frame} {TRAJECTORY_NAME}',
-        f'dump_modify {DUMP_ID} sort id',
-        f'run {n_equil + n_prod} upto',
-        f'undump {DUMP_ID}',
-        f'write_restart {FINAL_RESTART}',
-        f'write_data {FINAL_DATA}',
-    ]
+    lines += production_commands(n_equil + n_prod, n_frame, n_restart)
+    lines += [f'write_restart {FINAL_RESTART}', f'write_data {FINAL_DATA}']
     path = Path(path)
     path.write_text('\n'.join(lines) + '\n')
     return path
+
+
+def production_commands(last_step: int, n_frame: int, n_restart: int) -> list[str]:
+    """Return the production's LAMMPS commands: xtc frames and restart files, no restart file ahead of the frames.
+
+    The run is cut into segments of ``n_restart`` steps (``run ... every``).  At the end of each, the dump of
+    PENDING_NAME is closed (the only way to flush LAMMPS' xtc buffer), the file appended to TRAJECTORY_NAME,
+    and only then the restart file written, alternating between RESTART_NAMES by the segment's step.  The
+    next segment's dump starts after that step (``delay``), so the frame at a segment boundary is written
+    once.  Frames stay on multiples of ``n_frame``: a continuation's frames fall on the same steps as an
+    uninterrupted run's.  A kill at any moment leaves every whole restart file with all frames up to its
+    step in TRAJECTORY_NAME (a kill during the append leaves half a frame at its end, which readers drop).
+
+    Parameters
+    ----------
+    last_step
+        The step the production ends at (``run last_step upto``).
+    n_frame
+        Steps between xtc frames.
+    n_restart
+        Steps between restart files.
+
+    Returns
+    -------
+    list of str
+        Input lines, from ``restart 0`` (the equilibration's ``restart`` command stops) to the closed trajectory.
+    """
+    dump = f'dump {DUMP_ID} all xtc {n_frame} {PENDING_NAME}'
+    restart = (f'"""if "$(floor(step/{n_restart})%2) == 1" then "write_restart {RESTART_NAMES[0]}" '
+               f'else "write_restart {RESTART_NAMES[1]}" """')
+    segment_end = [f'"undump {DUMP_ID}"', f'"shell cat {PENDING_NAME} >> {TRAJECTORY_NAME}"', restart,
+                   f'"{dump}"', f'"dump_modify {DUMP_ID} sort id delay $(step+1)"']
+    return [
+        '# production: xtc in nm and ps (LAMMPS converts real units), ordered by atom id, in segments that end',
+        '# with the frames on disk and then a restart file (LAMMPS cannot flush an xtc dump, only close it)',
+        'restart 0',
+        f'shell cat /dev/null > {TRAJECTORY_NAME}',
+        dump,
+        f'dump_modify {DUMP_ID} sort id',
+        f'run {last_step} upto post no every {n_restart} ' + ' '.join(segment_end),
+        f'undump {DUMP_ID}',
+        f'shell cat {PENDING_NAME} >> {TRAJECTORY_NAME}',
+        f'shell rm {PENDING_NAME}',
+    ]
 
 
 def restart_selection(candidates: Sequence[str]) -> list[str]:

@@ -132,20 +132,21 @@ def block_error(values: np.ndarray, n_blocks: int = 5) -> float:
 def production_thermo(logs: list[LammpsLog], first_step: int) -> dict[str, np.ndarray]:
     """Thermo rows of the production (Step > ``first_step``) of a run and its continuations, in order.
 
-    ``logs``: the interrupted run first, each continuation after it.  A continuation repeats the steps
-    from its restart file on, so rows of an earlier log at or after the first production step of a
-    later one are dropped.  Columns as in the logs (LAMMPS real units); {} when there is no row.
+    ``logs``: the interrupted run first, each continuation after it.  The tables are taken in order, and
+    each one's rows replace those of earlier tables from its first step on: a continuation repeats the
+    steps from its restart file on, and each production segment (``inputs.production_commands``) starts
+    with the row its predecessor ended with.  Columns as in the logs (LAMMPS real units); {} when there
+    is no row.
     """
     pieces: list[dict[str, np.ndarray]] = []
     for log in logs:
-        rows = [table.columns for table in log.runs if table.kind == 'run' and 'Step' in table.columns]
-        rows = [{key: values[columns['Step'] > first_step] for key, values in columns.items()} for columns in rows]
-        rows = [columns for columns in rows if len(columns['Step'])]
-        if not rows:
-            continue
-        start = rows[0]['Step'][0]
-        pieces = [{key: values[piece['Step'] < start] for key, values in piece.items()} for piece in pieces]
-        pieces += rows
+        for columns in (table.columns for table in log.runs if table.kind == 'run' and 'Step' in table.columns):
+            rows = {key: values[columns['Step'] > first_step] for key, values in columns.items()}
+            if not len(rows['Step']):
+                continue
+            start = rows['Step'][0]
+            pieces = [{key: values[piece['Step'] < start] for key, values in piece.items()} for piece in pieces]
+            pieces.append(rows)
     if not pieces:
         return {}
     names = [name for name in pieces[-1] if all(name in piece for piece in pieces)]
