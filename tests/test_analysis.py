@@ -610,6 +610,53 @@ def test_empty_and_truncated_segments(tmp_path):
     assert error.value.kind == 'empty_trajectory'
 
 
+def _float32_segments(tmp_path, pieces):
+    """A 0.1 ps trajectory from 150 ps (xtc times are float32: consecutive frames 0.0999908-0.100006 ps apart)
+    written as segments whole[start:stop] for (start, stop) in ``pieces``; returns (whole, segment paths)."""
+    from aiida_cgmob.analysis.trajectory import write_xtc
+
+    whole = brownian_trajectory(np.random.default_rng(11), 20, 41, WATER_D * 100, 0.1, 2.5)
+    whole.times = (150.0 + 0.1 * np.arange(41)).astype(np.float32).astype(float)
+    paths = []
+    for k, (start, stop) in enumerate(pieces):
+        paths.append(tmp_path / f'segment_{k}.xtc')
+        paths[-1].write_bytes(b'')
+        if stop > start:
+            write_xtc(paths[-1], whole.positions[start:stop], whole.dimensions[start:stop], whole.times[start:stop])
+    return whole, paths
+
+
+@pytest.mark.parametrize('pieces', [
+    [(0, 11), (11, 41)],  # the continuation's first frame is the one after the last frame on disk
+    [(0, 11), (10, 41)],  # it repeats the last frame
+    [(0, 30), (12, 41)],  # it repeats many (a continuation from an older restart file)
+    [(0, 20), (5, 6), (5, 41)],  # a job killed after its first frame, continued from the same restart file
+    [(0, 20), (20, 20), (15, 41)],  # a job killed before its first frame (empty file)
+], ids=['adjacent', 'one repeated', 'many repeated', 'one-frame segment repeated', 'empty segment'])
+def test_segments_join_into_the_uninterrupted_float32_times(tmp_path, pieces):
+    """Whatever frame a continuation starts at, the joined frames are the uninterrupted run's, each once."""
+    from aiida_cgmob.analysis import read_beads
+
+    whole, paths = _float32_segments(tmp_path, pieces)
+    joined = read_beads(paths, WATER_MASS)
+    np.testing.assert_array_equal(joined.times, whole.times)
+    np.testing.assert_allclose(joined.positions, np.mod(whole.positions, 2.5), atol=6e-4)
+
+
+def test_a_gap_between_segments_is_refused(tmp_path):
+    """A continuation that starts after a frame its predecessor never wrote (its restart file newer than the
+    trajectory on disk) would leave a 0.2 ps interval in a 0.1 ps trajectory: refused, naming both files."""
+    from aiida_cgmob.analysis import read_beads
+
+    _, paths = _float32_segments(tmp_path, [(0, 10), (11, 41)])
+    with pytest.raises(DescriptorError, match=r'segment_1.xtc starts at 151.1 ps but segment_0.xtc ends at 150.9 ps'
+                                              r' \(frames every 0.1 ps\): the frames in between are missing') as error:
+        read_beads(paths, WATER_MASS)
+    assert error.value.kind == 'missing_frames'
+    _, paths = _float32_segments(tmp_path, [(0, 10), (9, 10), (11, 41)])  # also after a segment of one frame
+    with pytest.raises(DescriptorError, match='segment_2.xtc starts at 151.1 ps but segment_1.xtc ends at 150.9'):
+        read_beads(paths, WATER_MASS)
+
 def test_segments_with_different_bead_counts_are_refused(tmp_path):
     from aiida_cgmob.analysis import read_beads
     from aiida_cgmob.analysis.trajectory import write_xtc

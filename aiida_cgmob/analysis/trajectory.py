@@ -147,8 +147,9 @@ def read_beads(trajectory: str | Path | Sequence[str | Path], bead_mass: float, 
     ``trajectory`` may be several files: the segments of one run continued from restart files, in
     order.  They are joined in time: where a segment starts at t0, the frames of the earlier segments
     at t >= t0 are dropped (the continuation ran that stretch again from its restart file).  Empty
-    files (a segment interrupted before its first frame) are skipped.  ``begin``/``end`` (ps) then
-    select frames of the joined trajectory.
+    files (a segment interrupted before its first frame) are skipped; a gap of more than one frame
+    interval between segments is refused (DescriptorError ``missing_frames``).  ``begin``/``end`` (ps)
+    then select frames of the joined trajectory.
     """
     paths = [trajectory] if isinstance(trajectory, (str, Path)) else list(trajectory)
     if not paths:
@@ -176,7 +177,13 @@ def _read_segment(trajectory: Path, timestep: float | None) -> tuple[np.ndarray,
 
 
 def _join_segments(segments: list, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Concatenate segments in time; an earlier segment keeps only its frames before the next one starts."""
+    """Concatenate segments in time; an earlier segment keeps only its frames before the next one starts.
+
+    A frame counts as repeated within a quarter of the frame interval (xtc times are float32: the same step
+    may read 0.0999908 ps after its predecessor).  Segments that leave a gap between them are refused
+    (``missing_frames``): a continuation that started after the last frame its predecessor left on disk,
+    so the frames in between were never written and the joined trajectory would be unevenly spaced.
+    """
     kept = [(segment, name) for segment, name in zip(segments, names, strict=True)
             if segment is not None and len(segment[2])]
     if not kept:
@@ -185,13 +192,24 @@ def _join_segments(segments: list, names: list[str]) -> tuple[np.ndarray, np.nda
     if len(n_beads) > 1:
         raise DescriptorError('segments_differ', 'trajectory segments hold different numbers of beads: '
                               + ', '.join(f'{name}: {segment[0].shape[1]}' for segment, name in kept))
-    joined: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for positions, dimensions, times in (segment for segment, _ in kept):
-        # xtc times are float32: a frame counts as repeated within a small fraction of a frame interval
-        spacing = np.diff(times)
-        tolerance = 0.25 * float(spacing.min()) if spacing.size and spacing.min() > 0 else 1e-6
-        joined = [tuple(array[piece[2] < times[0] - tolerance] for array in piece) for piece in joined]
-        joined.append((positions, dimensions, times))
+    # one frame interval for all segments: a segment of one frame has none of its own
+    intervals = np.concatenate([np.diff(segment[2]) for segment, _ in kept])
+    intervals = intervals[intervals > 0]
+    interval = float(np.median(intervals)) if intervals.size else None
+    latest = max(float(np.abs(segment[2]).max()) for segment, _ in kept)
+    tolerance = 0.25 * interval if interval else 4 * float(np.spacing(np.float32(latest)))
+    joined: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]] = []
+    for (positions, dimensions, times), name in kept:
+        joined = [(*(array[piece[2] < times[0] - tolerance] for array in piece[:3]), piece[3]) for piece in joined]
+        joined = [piece for piece in joined if len(piece[2])]
+        joined.append((positions, dimensions, times, name))
+    if interval:
+        for before, after in zip(joined, joined[1:], strict=False):
+            if after[2][0] - before[2][-1] > 1.5 * interval:
+                raise DescriptorError(
+                    'missing_frames', f'{after[3]} starts at {after[2][0]:g} ps but {before[3]} ends at '
+                    f'{before[2][-1]:g} ps (frames every {interval:.4g} ps): the frames in between are missing; '
+                    'a continued run must start from a restart file no newer than the trajectory on disk')
     return tuple(np.concatenate([piece[k] for piece in joined]) for k in range(3))
 
 
