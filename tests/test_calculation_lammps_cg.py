@@ -7,6 +7,8 @@ liquid; cut at 1.2 nm), the bead mass 16.04 g/mol, 13 beads/nm^3 (about 0 bar at
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from aiida import orm
@@ -194,10 +196,8 @@ def test_walltime_400_then_continuation_covers_the_whole_production(lmp_code, de
 
 def test_continuation_without_restart_file_405(lmp_code, aiida_code_installed, lmp_executable, tmp_path):
     """A job killed (SIGKILL, as a scheduler does) before its first restart file: nothing to continue from."""
-    wrapper = tmp_path / 'lmp-killed'
-    wrapper.write_text(f'#!/bin/bash\nexec timeout -s KILL 3 {lmp_executable} "$@"\n')
-    wrapper.chmod(0o755)
-    killed = aiida_code_installed(label='lmp-killed-3s-job', filepath_executable=str(wrapper))
+    wrapper = killing_lmp_wrapper(tmp_path, lmp_executable, [300])  # in the equilibration
+    killed = aiida_code_installed(label='lmp-killed-at-300', filepath_executable=str(wrapper))
     settings = {'equilibration': 2.0, 'production': 500.0, 'restart_interval': 500.0}
     _, first = run_cg(killed, settings=settings)
     assert first.exit_status == LammpsCgCalculation.exit_codes.ERROR_OUT_OF_WALLTIME.status
@@ -356,6 +356,31 @@ def test_production_rows_of_a_run_and_its_continuation():
     assert production_thermo([parse_log(LOG)], first_step=5000) == {}
 
 
+#: a production in segments (inputs.production_commands): each table starts with the row the one before ended with
+SEGMENTED = """run 1200 upto post no every 400 "undump trajectory" "shell cat pending.xtc >> production.xtc"
+  Step Time Temp Press PotEng KinEng TotEng Volume Density
+  400 2000 303.8 1055.7 -259.5 230.9 -28.5 21333.333 0.31962053
+  600 3000 296.0 300.0 -261.0 226.0 -35.0 21333.333 0.31962053
+  800 4000 298.0 100.0 -262.0 227.0 -35.0 21333.333 0.31962053
+Loop time of 0.1 on 1 procs for 400 steps with 256 atoms
+undump trajectory
+write_restart restart.b
+  Step Time Temp Press PotEng KinEng TotEng Volume Density
+  800 4000 298.0 100.0 -262.0 227.0 -35.0 21333.333 0.31962053
+  1000 5000 299.0 200.0 -263.0 228.0 -35.0 21333.333 0.31962053
+  1200 6000 297.0 400.0 -264.0 226.0 -38.0 21333.333 0.31962053
+Loop time of 0.1 on 1 procs for 400 steps with 256 atoms
+"""
+
+
+def test_production_rows_of_segments_are_counted_once():
+    """The row at a segment boundary is in both tables; it is one sample."""
+    log = parse_log(SEGMENTED)
+    assert len(log.runs) == 2 and log.last_step == 1200
+    series = production_thermo([log], first_step=400)
+    assert series['Step'].tolist() == [600, 800, 1000, 1200]
+    assert thermo_averages(series)['n_samples'] == 4
+
 def test_continuation_reads_the_restart_file_with_the_largest_step(tmp_path, lmp_executable):
     """Kernel, real LAMMPS: of several candidate restart files (copies, so their file times say nothing) the one
     holding the largest step is read; names that do not exist are skipped; none at all is an ERROR line."""
@@ -412,3 +437,129 @@ def test_restart_files_cut_short_by_a_kill_are_not_candidates(tmp_path, lmp_exec
     assert done.stdout.split('\n')[:2] == ['discarded incomplete restart file final.restart',
                                            'discarded incomplete restart file restart.b']
     assert (run / 'restart.a').exists() and not (run / 'restart.b').exists() and not (run / 'final.restart').exists()
+
+
+# ------------------------------------------------------------------------ jobs killed at chosen steps (kernel)
+
+#: A stand-in for ``lmp`` that a scheduler kills with SIGKILL at chosen MD steps, one step per call, read from a
+#: JSON list in the file __PLAN__ (null or an empty list: run to the end).  The input is rewritten so that LAMMPS
+#: halts at that step and, before any further command (a production segment's closing commands included),
+#: freezes in a shell sleep; the wrapper then kills the whole process group.  What is on disk is what a kill
+#: right after that step leaves: buffered output lost, no final restart file.  No wall-clock timing involved.
+KILLING_LMP = r'''#!__PYTHON__
+import json, os, re, signal, subprocess, sys, time
+from pathlib import Path
+
+plan = Path('__PLAN__')
+steps = json.loads(plan.read_text())
+step = steps.pop(0) if steps else None
+plan.write_text(json.dumps(steps))
+args = sys.argv[1:]
+if step is not None:
+    script = Path(args[args.index('-in') + 1])
+    freeze = f"if '$(step) >= {step}' then 'shell touch __MARKER__' 'shell sleep 600'"
+    lines = []
+    for line in script.read_text().splitlines():
+        if line.startswith('fix integrate '):
+            lines += [f'variable cgmob_kill equal step>={step}',
+                      'fix cgmob_kill all halt 1 v_cgmob_kill > 0.5 error continue message no']
+        runs = line.startswith('run ') or '"run ' in line
+        if runs and ' every ' in line:  # the freeze goes first among the commands that end a segment
+            line = re.sub(r' every (\d+) ', lambda match: f' every {match[1]} "{freeze}" ', line, count=1)
+        lines.append(line)
+        if runs and ' every ' not in line:
+            lines.append(freeze.replace("'", '"'))
+    killed = script.with_name(script.name + '.killed')
+    killed.write_text('\n'.join(lines) + '\n')
+    args[args.index('-in') + 1] = killed.name
+lammps = subprocess.Popen(['__LMP__', *args], start_new_session=True)
+while lammps.poll() is None:
+    if Path('__MARKER__').exists():
+        os.killpg(lammps.pid, signal.SIGKILL)
+        lammps.wait()
+        sys.exit(137)
+    time.sleep(0.01)
+sys.exit(lammps.returncode)
+'''
+
+
+def killing_lmp_wrapper(directory, lmp_executable: str, kill_steps: list) -> Path:
+    """Write the wrapper KILLING_LMP into ``directory``: its k-th call is killed at ``kill_steps[k]``."""
+    import json
+    import sys
+
+    plan = directory / 'kill_steps.json'
+    plan.write_text(json.dumps(list(kill_steps)))
+    wrapper = directory / 'lmp-killed-at-steps'
+    wrapper.write_text(KILLING_LMP.replace('__PYTHON__', sys.executable).replace('__PLAN__', str(plan))
+                       .replace('__LMP__', lmp_executable).replace('__MARKER__', 'killed-by-test'))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+#: 2 ps equilibration (400 steps) + 6 ps production (to step 1600): a frame every 20 steps, a restart file every
+#: 200 (the first during the equilibration)
+KILLED = {**SHORT, 'equilibration': 2.0, 'production': 6.0, 'restart_interval': 1.0}
+
+#: where jobs are killed (one step per job; the last job runs to the end) -> the step each continuation starts at
+KILL_POINTS = {
+    'right after a restart file': ([601], [600]),
+    'at a restart step, before its frames are closed and its file written': ([600], [400]),
+    'right after a frame': ([620], [600]),
+    'right before a frame': ([639], [600]),
+    'in the equilibration, after its first restart file': ([300], [200]),
+    'twice before a new restart file: the one of the job before is read': ([601, 700], [600, 600]),
+    'just before the last step': ([1599], [1400]),
+}
+
+
+@pytest.mark.parametrize('kill_steps, starts', KILL_POINTS.values(), ids=KILL_POINTS.keys())
+def test_a_run_killed_at_any_step_continues_into_the_frames_of_an_uninterrupted_run(tmp_path, lmp_executable,
+                                                                                     kill_steps, starts):
+    """Kernel, real LAMMPS: jobs SIGKILLed at chosen steps, each continued (as the CalcJob does) from the restart
+    files of the last three jobs, the one with the largest step read.  LAMMPS buffers its xtc output: a restart
+    file written while frames before its step were still in the buffer made their loss permanent, and the
+    joined trajectory had a gap (intervals 0.1 and 0.2 ps).  Now the joined frames are those of an uninterrupted
+    run, each once."""
+    import shutil
+
+    from aiida_cgmob.analysis import read_beads
+    from aiida_cgmob.lammps import LammpsError, lattice_configuration, prepare_run, read_log, run_lammps
+    from aiida_cgmob.lammps.inputs import FINAL_RESTART, RESTART_NAMES
+    from aiida_cgmob.lammps.outputs import restart_is_whole
+
+    potential = lj_potential().potential
+    configuration = lattice_configuration(N_BEADS, DENSITY)
+    reference = tmp_path / 'uninterrupted'
+    prepare_run(reference, potential, MASS, KILLED, configuration=configuration)
+    run_lammps(reference, lmp_executable)
+    expected = read_beads(reference / 'production.xtc', MASS).times
+    assert len(expected) == 61 and expected[0] == pytest.approx(2.0) and expected[-1] == pytest.approx(8.0)
+
+    wrapper = killing_lmp_wrapper(tmp_path, lmp_executable, kill_steps)
+    jobs = []
+    for k in range(len(kill_steps) + 1):
+        job = tmp_path / f'job{k}'
+        if k == 0:
+            prepare_run(job, potential, MASS, KILLED, configuration=configuration)
+        else:
+            job.mkdir()
+            candidates = []
+            for generation, earlier in enumerate(jobs[::-1][:3], start=1):
+                for name in (FINAL_RESTART, *RESTART_NAMES):
+                    if restart_is_whole(earlier / name):
+                        candidates.append(f'parent{generation}.{name}')
+                        shutil.copy(earlier / name, job / candidates[-1])
+            prepare_run(job, potential, MASS, KILLED, restart_from=candidates)
+        jobs.append(job)
+        if k < len(kill_steps):
+            with pytest.raises(LammpsError):
+                run_lammps(job, str(wrapper))
+            assert (job / 'killed-by-test').exists() and not (job / FINAL_RESTART).exists()
+        else:
+            run_lammps(job, str(wrapper))
+    assert [int(read_log(job / 'log.lammps').runs[0].columns['Step'][0]) for job in jobs[1:]] == starts
+
+    segments = [job / 'production.xtc' for job in jobs if (job / 'production.xtc').exists()]
+    joined = read_beads(segments, MASS)
+    np.testing.assert_array_equal(joined.times, expected)  # the same float32 times, each once

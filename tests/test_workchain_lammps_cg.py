@@ -8,7 +8,7 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 from click.testing import CliRunner
-from test_calculation_lammps_cg import DENSITY, MASS, N_BEADS, SHORT, lj_potential
+from test_calculation_lammps_cg import DENSITY, MASS, N_BEADS, SHORT, killing_lmp_wrapper, lj_potential
 
 from aiida_cgmob.calculations.lammps_cg import LammpsCgCalculation
 from aiida_cgmob.cli import cmd_root
@@ -47,13 +47,20 @@ def report_text(node) -> str:
     return '\n'.join(log.message for log in orm.Log.collection.get_logs_for(node))
 
 
+#: The chain's jobs are killed at these steps, one each (the seventh runs to the end): in the equilibration after
+#: its first restart file, right after a restart file, right after a frame, right before a frame and a restart
+#: file, before the job wrote any restart file, and at a restart step before its frames were closed.  Restart
+#: files every 200 steps, frames every 20, the production from step 400 to 10400.
+KILL_STEPS = [300, 2201, 4020, 6199, 6100, 8400]
+#: the step each continuation starts from: the newest whole restart file (the fifth job wrote none)
+STARTS = [200, 2200, 4000, 6000, 6000, 8200]
+
+
 @pytest.fixture
 def killing_lmp(aiida_code_installed, lmp_executable, tmp_path):
-    """lmp that the 'scheduler' kills with SIGKILL after 3 s of every job: no ERROR line, no final restart."""
-    wrapper = tmp_path / 'lmp-killed'
-    wrapper.write_text(f'#!/bin/bash\nexec timeout -s KILL 3 {lmp_executable} "$@"\n')
-    wrapper.chmod(0o755)
-    return aiida_code_installed(label='lmp-killed-3s-chain', filepath_executable=str(wrapper))
+    """lmp that the 'scheduler' kills with SIGKILL at KILL_STEPS, one step per job: no ERROR line, no final restart."""
+    wrapper = killing_lmp_wrapper(tmp_path, lmp_executable, KILL_STEPS)
+    return aiida_code_installed(label='lmp-killed-at-steps-chain', filepath_executable=str(wrapper))
 
 
 def test_recovers_from_unstable_integration_by_halving_the_time_step(lmp_code):
@@ -83,33 +90,31 @@ def test_stops_when_the_time_step_cannot_help(lmp_code):
 
 
 def test_continues_jobs_killed_mid_run_until_the_production_is_complete(killing_lmp, descriptors_code):
-    """Every job is killed after 3 s, as a scheduler does at the wall time: no ERROR line and no final restart,
-    only the alternating restart files.  Each continuation starts from the newest of them (LAMMPS picks it by
-    its step) and links the earlier trajectories: the descriptors and averages span the whole production.
-
-    How many jobs it takes depends on the machine's speed (two or three on an idle 2-core machine)."""
-    settings = {'equilibration': 2.0, 'production': 150.0, 'restart_interval': 2.0}
+    """Six jobs are killed (SIGKILL at chosen steps, as a scheduler does at the wall time): no ERROR line and no
+    final restart, only the alternating restart files.  Each continuation starts from the newest whole one of the
+    last jobs (LAMMPS picks it by its step) and links the earlier trajectories: the descriptors and averages span
+    the whole production, every frame once, evenly spaced.  (Killed after 3 s of wall time instead, on a loaded
+    machine, a job could die after a restart file while frames before it were still in LAMMPS' xtc buffer, and
+    the joined trajectory missed one: intervals 0.1 and 0.2 ps, descriptors refused with uneven_frames.)"""
+    settings = {'equilibration': 2.0, 'production': 50.0, 'restart_interval': 1.0}
     results, node = run_chain(killing_lmp, settings=settings, descriptors_code=descriptors_code, max_iterations=30)
     assert node.is_finished_ok, node.exit_message
     calcs = calculations(node)
-    assert len(calcs) >= 2 and all(calc.exit_status == 400 for calc in calcs[:-1])
-    assert 'killed' in calcs[0].exit_message
+    assert len(calcs) == len(KILL_STEPS) + 1 and all(calc.exit_status == 400 for calc in calcs[:-1])
+    assert all('killed' in calc.exit_message for calc in calcs[:-1])
+    assert [parse_log(log_text(calc)).last_step for calc in calcs[:-1]] == KILL_STEPS
     for previous, calc in zip(calcs, calcs[1:], strict=False):
         assert calc.inputs.parent_folder.pk == previous.outputs.remote_folder.pk
         assert 'n_beads' not in calc.inputs
-        # it went on from the newest restart file (every 400 steps, two names alternating): not more than one
-        # interval behind the last step the killed job logged, never the older of the two files
-        start = int(parse_log(log_text(calc)).runs[0].columns['Step'][0])
-        reached = parse_log(log_text(previous)).last_step
-        assert start % 400 == 0 and reached - 400 < start <= reached + 400
+    assert [int(parse_log(log_text(calc)).runs[0].columns['Step'][0]) for calc in calcs[1:]] == STARTS
     assert 'continue from the newest restart file' in report_text(node)
 
     thermo = results['thermo'].get_dict()
-    assert thermo['n_segments'] == len(calcs) and thermo['last_step'] == thermo['total_steps'] == 30400
-    assert thermo['sampled_ps'] == pytest.approx([2.25, 152.0]) and thermo['n_samples'] == 600
+    assert thermo['n_segments'] == len(calcs) and thermo['last_step'] == thermo['total_steps'] == 10400
+    assert thermo['sampled_ps'] == pytest.approx([2.25, 52.0]) and thermo['n_samples'] == 200
     diffusion = results['descriptors']['diffusion'].get_dict()
-    assert diffusion['time_span'] == pytest.approx([2.0, 152.0])
-    assert diffusion['n_frames'] == 1501  # each of the 1501 production frames once
+    assert diffusion['time_span'] == pytest.approx([2.0, 52.0])
+    assert diffusion['n_frames'] == 501  # each of the 501 production frames once
     assert np.isfinite(diffusion['D']) and diffusion['D'] > 0
     # the query of docs/cg.rst: chains by their D and bead mass
     qb = orm.QueryBuilder()
