@@ -684,3 +684,14 @@ def test_descriptor_script_takes_segments(tmp_path):
     summary = json.loads((tmp_path / 'out.json').read_text())
     assert summary['n_frames'] == 101 and summary['time_span'] == [0.0, 50.0]
     assert main([str(paths[0]), str(paths[1]), '--topology', 'run.tpr', '--output', str(tmp_path / 'x')]) == 1
+
+
+def test_frame_times_rounded_to_float32_in_a_long_run_count_as_even():
+    """xtc stores float32 times: 5 ns of 0.1 ps frames must not be refused as uneven, a missing frame still is."""
+    from aiida_cgmob.analysis.descriptors import _frame_interval
+    from aiida_cgmob.analysis.trajectory import DescriptorError
+
+    times = np.arange(50001) * 0.1
+    assert _frame_interval(times.astype(np.float32).astype(float)) == pytest.approx(0.1, rel=1e-5)
+    with pytest.raises(DescriptorError, match='evenly spaced'):
+        _frame_interval(np.delete(times, 30000).astype(np.float32).astype(float))

@@ -19,7 +19,8 @@ from aiida_cgmob.workchains.lammps_cg_base import LammpsCgBaseWorkChain
 RESOURCES = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
 
 
-def run_chain(code, settings=None, potential=None, descriptors_code=None, descriptor_settings=None, max_iterations=5):
+def run_chain(code, settings=None, potential=None, descriptors_code=None, descriptor_settings=None,
+              max_iterations=5):
     builder = LammpsCgBaseWorkChain.get_builder()
     builder.lammps.code = code
     builder.lammps.potential = potential or lj_potential()
@@ -31,7 +32,8 @@ def run_chain(code, settings=None, potential=None, descriptors_code=None, descri
         builder.lammps.descriptors.code = descriptors_code
         builder.lammps.descriptors.settings = orm.Dict(descriptor_settings or {'fit_window': [1.0, 8.0]})
     builder.lammps.metadata.options = RESOURCES
-    builder.max_iterations = orm.Int(max_iterations)
+    if max_iterations is not None:  # None: the chain's own default
+        builder.max_iterations = orm.Int(max_iterations)
     return run_get_node(builder)
 
 
@@ -51,9 +53,9 @@ def report_text(node) -> str:
 #: its first restart file, right after a restart file, right after a frame, right before a frame and a restart
 #: file, before the job wrote any restart file, and at a restart step before its frames were closed.  Restart
 #: files every 200 steps, frames every 20, the production from step 400 to 10400.
-KILL_STEPS = [300, 2201, 4020, 6199, 6100, 8400]
+KILL_STEPS = [300, 2201, 4020, 6199, 6100, 8400, 9901]
 #: the step each continuation starts from: the newest whole restart file (the fifth job wrote none)
-STARTS = [200, 2200, 4000, 6000, 6000, 8200]
+STARTS = [200, 2200, 4000, 6000, 6000, 8200, 9800]
 
 
 @pytest.fixture
@@ -90,15 +92,17 @@ def test_stops_when_the_time_step_cannot_help(lmp_code):
 
 
 def test_continues_jobs_killed_mid_run_until_the_production_is_complete(killing_lmp, descriptors_code):
-    """Six jobs are killed (SIGKILL at chosen steps, as a scheduler does at the wall time): no ERROR line and no
+    """Seven jobs are killed (SIGKILL at chosen steps, as a scheduler does at the wall time): no ERROR line and no
     final restart, only the alternating restart files.  Each continuation starts from the newest whole one of the
     last jobs (LAMMPS picks it by its step) and links the earlier trajectories: the descriptors and averages span
     the whole production, every frame once, evenly spaced.  (Killed after 3 s of wall time instead, on a loaded
     machine, a job could die after a restart file while frames before it were still in LAMMPS' xtc buffer, and
     the joined trajectory missed one: intervals 0.1 and 0.2 ps, descriptors refused with uneven_frames.)"""
     settings = {'equilibration': 2.0, 'production': 50.0, 'restart_interval': 1.0}
-    results, node = run_chain(killing_lmp, settings=settings, descriptors_code=descriptors_code, max_iterations=30)
+    # seven continuations finish within the chain's default max_iterations (the aiida-core default of 5 did not)
+    results, node = run_chain(killing_lmp, settings=settings, descriptors_code=descriptors_code, max_iterations=None)
     assert node.is_finished_ok, node.exit_message
+    assert node.inputs.max_iterations.value == LammpsCgBaseWorkChain.defaults.max_iterations >= 8
     calcs = calculations(node)
     assert len(calcs) == len(KILL_STEPS) + 1 and all(calc.exit_status == 400 for calc in calcs[:-1])
     assert all('killed' in calc.exit_message for calc in calcs[:-1])

@@ -192,7 +192,10 @@ def _frame_interval(times: np.ndarray) -> float:
     if len(times) < 3:
         raise DescriptorError('too_short', f'{len(times)} frames are too few for an MSD')
     steps = np.diff(times)
-    if np.ptp(steps) > 1e-3 * steps.mean() + 1e-6:
+    # xtc stores times as float32: at 5 ns one ulp is 0.5 fs, so the rounding alone spreads the intervals by up
+    # to two ulps of the latest time (a 0.1 ps frame interval at 2 ns would otherwise look uneven)
+    rounding = 4 * float(np.spacing(np.float32(np.max(np.abs(times)))))
+    if np.ptp(steps) > 1e-3 * steps.mean() + rounding:
         raise DescriptorError('uneven_frames', f'frames are not evenly spaced in time (intervals {steps.min():g}-'
                                                f'{steps.max():g} ps); the MSD needs a constant interval')
     return float(steps.mean())
