@@ -478,7 +478,7 @@ def launch_descriptors(
     bead_mass
         g/mol, for a CG trajectory.
     timestep
-        fs, for a LAMMPS text dump.
+        ps (integration time step, as in the LAMMPS settings), for a LAMMPS text dump.
     label
         Label of the job.
     daemon
@@ -499,7 +499,7 @@ def launch_descriptors(
     from aiida_cgmob.calculations.descriptors import DescriptorsCalculation
 
     _positive('bead_mass', bead_mass, 'g/mol')
-    _positive('timestep', timestep, 'fs')
+    _positive('timestep', timestep, 'ps')
     parent = remote_folder_of(source)
     builder = DescriptorsCalculation.get_builder()
     builder.code = code

@@ -39,7 +39,7 @@ STAGES = [
 FRAME_INTERVAL = 0.1  # ps
 PRODUCTION_PS = 20.0
 FIT_WINDOW = [2.0, 10.0]  # ps: 20 ps is too short for the automatic window (it needs t_end >= 2 t_start)
-LAMMPS_TIMESTEP = 2.0  # fs, used to turn times into LAMMPS step numbers and back
+LAMMPS_TIMESTEP = 0.002  # ps, used to turn times into LAMMPS step numbers and back
 SCRIPT = Path(sys.executable).with_name('cgmob-descriptors')
 
 
@@ -132,7 +132,7 @@ def cg_copies(mapped, tmp_path_factory):
     directory = tmp_path_factory.mktemp('cg-copies')
     xtc, dump = directory / 'beads.xtc', directory / 'beads.lammpstrj'
     write_xtc(xtc, mapped.positions, mapped.dimensions, mapped.times)
-    steps = np.round(mapped.times * 1000.0 / LAMMPS_TIMESTEP).astype(np.int64)
+    steps = np.round(mapped.times / LAMMPS_TIMESTEP).astype(np.int64)
     write_lammps_dump(dump, mapped.positions, mapped.dimensions, steps)
     return {
         'xtc': (xtc, read_beads(xtc, mapped.bead_mass)),

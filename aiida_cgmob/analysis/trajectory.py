@@ -142,7 +142,7 @@ def read_beads(trajectory: str | Path | Sequence[str | Path], bead_mass: float, 
     """Read a coarse-grained trajectory in which every particle is a bead (LAMMPS dump or xtc).
 
     ``bead_mass`` in g/mol.  LAMMPS text dumps (``.lammpstrj``/``.dump``, real units: Å) need the
-    integration ``timestep`` in fs to turn step numbers into ps; xtc files carry ps and nm already.
+    integration ``timestep`` in ps to turn step numbers into ps; xtc files carry ps and nm already.
 
     ``trajectory`` may be several files: the segments of one run continued from restart files, in
     order.  They are joined in time: where a segment starts at t0, the frames of the earlier segments
@@ -171,9 +171,9 @@ def _read_segment(trajectory: Path, timestep: float | None) -> tuple[np.ndarray,
     if trajectory.suffix in ('.xtc', '.trr'):
         return _read_mdanalysis(trajectory)
     if timestep is None:
-        raise ValueError(f'{trajectory.name}: a LAMMPS text dump needs the time step (fs) to convert steps to ps')
+        raise ValueError(f'{trajectory.name}: a LAMMPS text dump needs the time step (ps) to convert steps to ps')
     positions, dimensions, steps = read_lammps_dump(trajectory)
-    return positions, dimensions, steps * timestep / 1000.0
+    return positions, dimensions, steps * timestep
 
 
 def _join_segments(segments: list, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -58,7 +58,7 @@ def validate_inputs(inputs, _):
     if 'bead_mass' in inputs and not inputs['bead_mass'].value > 0:
         return f'bead_mass must be a positive mass in g/mol, got {inputs["bead_mass"].value!r}'
     if trajectory.endswith(('.lammpstrj', '.dump')) and 'timestep' not in inputs:
-        return f'timestep: the LAMMPS text dump {trajectory!r} needs the integration time step in fs'
+        return f'timestep: the LAMMPS text dump {trajectory!r} needs the integration time step in ps'
     production = gromacs_production(parent)
     if production is not None and 'trajectory' not in inputs and not int(production[1].get('nstxout-compressed') or 0):
         return (f'parent_folder: the production stage {production[0]!r} of calculation {parent.creator.pk} wrote no '
@@ -92,7 +92,7 @@ class DescriptorsCalculation(CgmobCalcJob):
                    help='GROMACS .tpr in parent_folder: map atoms to molecular centres of mass.')
         spec.input('bead_mass', valid_type=orm.Float, required=False, help='Bead mass of a CG trajectory (g/mol).')
         spec.input('timestep', valid_type=orm.Float, required=False,
-                   help='Integration time step (fs) of a LAMMPS text dump, to convert steps to ps.')
+                   help='Integration time step (ps, as in the LAMMPS settings) of a LAMMPS text dump, to convert steps to ps.')
         spec.inputs.validator = validate_inputs
 
         define_descriptor_outputs(spec)
