@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('--topology', help='GROMACS .tpr: map the all-atom trajectory to molecular centres of mass. '
                                            'Without it every particle is a bead (CG trajectory).')
     parser.add_argument('--bead-mass', type=float, help='bead mass in g/mol (CG trajectories)')
-    parser.add_argument('--timestep', type=float, help='integration time step in ps (LAMMPS text dumps: step numbers to ps)')
+    parser.add_argument('--timestep', type=float, help='integration time step in ps (LAMMPS text dumps)')
     parser.add_argument('--settings', help='JSON file of descriptor settings (r_max, bin_width, begin, end, '
                                            'fit_window, tail_fraction, slope_tolerance, temperature, viscosity)')
     parser.add_argument('--output', default=STEM, help=f'output stem (default: {STEM})')

@@ -92,7 +92,7 @@ class DescriptorsCalculation(CgmobCalcJob):
                    help='GROMACS .tpr in parent_folder: map atoms to molecular centres of mass.')
         spec.input('bead_mass', valid_type=orm.Float, required=False, help='Bead mass of a CG trajectory (g/mol).')
         spec.input('timestep', valid_type=orm.Float, required=False,
-                   help='Integration time step (ps, as in the LAMMPS settings) of a LAMMPS text dump, to convert steps to ps.')
+                   help='Integration time step (ps, as in the LAMMPS settings) of a LAMMPS text dump.')
         spec.inputs.validator = validate_inputs
 
         define_descriptor_outputs(spec)

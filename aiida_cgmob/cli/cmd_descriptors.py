@@ -76,7 +76,7 @@ def cmd_descriptors():
 @click.option('--trajectory', help='Trajectory file in the remote folder [default: <production>.xtc of cgmob.gromacs].')
 @click.option('--topology', help='GROMACS .tpr in the remote folder (all-atom mapping).')
 @click.option('--bead-mass', type=click.FloatRange(min=0, min_open=True), help='g/mol, for a CG trajectory.')
-@click.option('--timestep', type=click.FloatRange(min=0, min_open=True), help='ps (integration time step of a LAMMPS text dump).')
+@click.option('--timestep', type=click.FloatRange(min=0, min_open=True), help='ps, for a LAMMPS text dump.')
 @DAEMON()
 def cmd_run(node, code, r_max, bin_width, begin, end, fit_window, viscosity, temperature, trajectory, topology,
             bead_mass, timestep, daemon):
