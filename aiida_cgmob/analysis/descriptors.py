@@ -15,6 +15,7 @@ import numpy as np
 from ..units import AVOGADRO, BOLTZMANN
 from .cli import STEM
 from .mapping import box_vectors, box_volumes
+from .statistics import block_average
 from .trajectory import BeadTrajectory, DescriptorError
 
 __all__ = ['DEFAULT_SETTINGS', 'Descriptors', 'Diffusion', 'RDF', 'MSD', 'compute_descriptors', 'fit_diffusion',
@@ -465,14 +466,6 @@ UNITS = {
 }
 
 
-def block_error(values: np.ndarray, n_blocks: int = 5) -> float:
-    """Return the standard error of the mean from ``n_blocks`` contiguous blocks (0 for fewer values than blocks)."""
-    if len(values) < n_blocks:
-        return 0.0
-    means = np.array([block.mean() for block in np.array_split(values, n_blocks)])
-    return float(means.std(ddof=1) / np.sqrt(n_blocks))
-
-
 def compute_descriptors(trajectory: BeadTrajectory, **settings) -> Descriptors:
     """Compute g(r), MSD, D and densities of a bead trajectory.
 
@@ -494,7 +487,7 @@ def compute_descriptors(trajectory: BeadTrajectory, **settings) -> Descriptors:
     number_densities = trajectory.n_beads / volumes
     mass_densities = number_densities * trajectory.bead_mass * MASS_DENSITY_FACTOR
     return Descriptors(rdf=rdf, msd=msd, diffusion=diffusion, number_density=float(number_densities.mean()),
-                       mass_density=float(mass_densities.mean()), mass_density_error=block_error(mass_densities),
+                       mass_density=float(mass_densities.mean()), mass_density_error=block_average(mass_densities)[1],
                        bead_mass=trajectory.bead_mass, n_beads=trajectory.n_beads, n_frames=trajectory.n_frames,
                        time_span=[float(trajectory.times[0]), float(trajectory.times[-1])], source=trajectory.source)
 

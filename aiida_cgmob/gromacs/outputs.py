@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis.statistics import block_average
+
 __all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'grompp_errors', 'grompp_failure', 'grompp_warnings',
            'mdrun_status', 'read_xvg', 'topology_atoms', 'topology_mass']
 
@@ -136,18 +138,6 @@ def read_xvg(text: str) -> tuple[np.ndarray, list[str]]:
     if data.ndim != 2 or data.shape[1] != len(legends) + 1:
         raise ValueError(f'xvg holds {data.shape[1] if data.ndim == 2 else 0} columns for {len(legends)} legends')
     return data, legends
-
-
-def block_average(values: np.ndarray, n_blocks: int = 5) -> tuple[float, float]:
-    """Mean and standard error of a correlated series from ``n_blocks`` contiguous block means."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
-        return float('nan'), float('nan')
-    if values.size < 2 * n_blocks:
-        return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else 0.0
-    usable = values[: values.size - values.size % n_blocks]
-    means = usable.reshape(n_blocks, -1).mean(axis=1)
-    return float(values.mean()), float(means.std(ddof=1) / np.sqrt(n_blocks))
 
 
 def topology_atoms(top_text: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..gromacs.outputs import block_average
+from ..analysis.statistics import block_average
 from ..units import KJ_PER_KCAL
 
 BAR_PER_ATM = 1.01325
@@ -115,18 +115,10 @@ def thermo_averages(columns: dict[str, np.ndarray], skip_first: bool = False,
                 continue
             result[name] = float(values.mean())
             result[f'{name}_std'] = float(values.std())
-            result[f'{name}_error'] = block_error(values, n_blocks)
+            result[f'{name}_error'] = block_average(values, n_blocks)[1]
     result['pressure_atm'] = result.get('pressure_bar', float('nan')) / BAR_PER_ATM
     result['n_samples'] = n_rows - start
     return result
-
-
-def block_error(values: np.ndarray, n_blocks: int = 5) -> float:
-    """Standard error of the mean of a correlated series from ``n_blocks`` contiguous block averages;
-    NaN when a block would hold fewer than 2 values (too short to say)."""
-    if len(values) // n_blocks < 2:
-        return float('nan')
-    return block_average(values, n_blocks)[1]
 
 
 def production_thermo(logs: list[LammpsLog], first_step: int) -> dict[str, np.ndarray]:

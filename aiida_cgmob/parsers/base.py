@@ -84,8 +84,9 @@ def parse_descriptor_files(npz: bytes, summary_text: str) -> dict[str, orm.Data]
         'mass_density_error': summary['mass_density_error'], 'n_beads': summary['n_beads'],
         'units': {'number_density': 'nm^-3', 'mass_density': 'kg/m^3', 'mass_density_error': 'kg/m^3'},
     }
-    return {'rdf': rdf, 'msd': msd, 'diffusion': orm.Dict(diffusion), 'density': orm.Dict(density),
-            'mass': orm.Float(summary['bead_mass'])}
+    # NaN (an error too short to estimate) becomes None: JSON has no NaN
+    return {'rdf': rdf, 'msd': msd, 'diffusion': orm.Dict(json_clean(diffusion)),
+            'density': orm.Dict(json_clean(density)), 'mass': orm.Float(summary['bead_mass'])}
 
 
 def read_descriptor_outcome(retrieved: orm.FolderData) -> tuple[dict | None, dict | None, str]:

@@ -16,7 +16,7 @@ from aiida_cgmob.gromacs.outputs import (
     read_xvg,
     topology_mass,
 )
-from aiida_cgmob.parsers.base import CgmobParser
+from aiida_cgmob.parsers.base import CgmobParser, json_clean
 from aiida_cgmob.units import AVOGADRO
 
 __all__ = ['GromacsParser']
@@ -48,7 +48,7 @@ class GromacsParser(CgmobParser):
             failure = self._parse_production(stages[-1], report)
         if failure is None and self.descriptors_requested:
             failure = self.attach_descriptors(report=report)
-        self.out('output_parameters', orm.Dict(report))
+        self.out('output_parameters', orm.Dict(json_clean(report)))  # NaN: too short to say
         return failure
 
     def _parse_stage(self, stage: dict, report: dict):
