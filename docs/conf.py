@@ -11,7 +11,9 @@ sys.path.insert(0, str(Path(__file__).parent / '_ext'))
 
 project = 'aiida-cgmob'
 author = 'aiida-cgmob developers'
-release = '0.1.0'
+from aiida_cgmob import __version__ as release  # noqa: E402 (the installed package, cheap to import)
+
+version = release
 extensions = [
     'cgmob_reference',  # first: it isolates AiiDA's configuration before aiida.sphinxext imports aiida
     'sphinx.ext.autodoc',
