@@ -45,12 +45,15 @@ def fatal_error(text: str) -> str | None:
 
 
 def grompp_warnings(text: str) -> list[str]:
-    """The WARNING blocks of a grompp log, one string each."""
+    """Return the WARNING blocks of a grompp log, one string each."""
     return _grompp_blocks(text, 'WARNING')
 
 
 def grompp_errors(text: str) -> list[str]:
-    """The ERROR blocks of a grompp log (the real causes behind 'There was 1 error in input file(s)')."""
+    """Return the ERROR blocks of a grompp log, one string each.
+
+    They are the real causes behind the fatal error 'There was 1 error in input file(s)'.
+    """
     return _grompp_blocks(text, 'ERROR')
 
 
@@ -91,6 +94,27 @@ def _grompp_blocks(text: str, kind: str) -> list[str]:
 
 @dataclass
 class MdrunStatus:
+    """How one mdrun ended, as :func:`mdrun_status` reads it from its .log file and captured stdout/stderr.
+
+    Attributes
+    ----------
+    finished : bool
+        'Finished mdrun' written, with no fatal error and not stopped by ``-maxh``.
+    stopped_by_maxh : bool
+        mdrun stopped itself because ``-maxh`` ran out ('Run time exceeded', no fatal error).
+    last_step : int or None
+        The last MD step the log reports (thermo or checkpoint), or the steps of a converged energy
+        minimisation; None when it reports none.
+    ns_per_day : float or None
+        Performance (ns/day) from the log's 'Performance:' line; None when the run did not print it.
+    unstable : bool
+        The run did not finish and its output holds signs of an unstable integration (LINCS/SETTLE
+        warnings, atoms moved too far, ...).
+    error : str or None
+        The GROMACS fatal-error message; for an unstable run without one, a message that names the last
+        sign of instability; otherwise None.
+    """
+
     finished: bool  # 'Finished mdrun' written
     stopped_by_maxh: bool  # mdrun stopped itself because -maxh ran out
     last_step: int | None
@@ -141,8 +165,15 @@ def read_xvg(text: str) -> tuple[np.ndarray, list[str]]:
 
 
 def topology_atoms(top_text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(masses (A,) g/mol, bonds (B, 2) zero-based atom indices) of the whole system of a self-contained
-    topology (molecule types written inline), in the order of ``[ molecules ]``."""
+    """Return the atom masses and bonds of the whole system of a self-contained topology.
+
+    The molecule types must be written inline; atoms come in the order of ``[ molecules ]``.
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, numpy.ndarray)
+        Masses (A,) in g/mol and bonds (B, 2) as zero-based atom indices.
+    """
     types: dict[str, dict] = {}
     counts: list[tuple[str, int]] = []
     section, current = None, None

@@ -68,7 +68,13 @@ class LammpsInputError(ValueError):
 
 
 def validate_settings(settings: dict | None) -> dict:
-    """``settings`` merged over DEFAULT_SETTINGS, or LammpsInputError naming the field and value."""
+    """Return ``settings`` merged over DEFAULT_SETTINGS, checked.
+
+    Raises
+    ------
+    LammpsInputError
+        An unknown key or a bad value; the message names the field and the value.
+    """
     settings = dict(settings or {})
     unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
     if unknown:
@@ -115,6 +121,7 @@ class Configuration:
     box: np.ndarray
 
     def __post_init__(self) -> None:
+        """Check the shapes and values (LammpsInputError) and wrap the positions into the box, [0, L) nm."""
         positions = np.asarray(self.positions, dtype=float)
         box = np.asarray(self.box, dtype=float).reshape(-1)
         if positions.ndim != 2 or positions.shape[1] != 3 or not len(positions):
@@ -128,6 +135,7 @@ class Configuration:
 
     @property
     def n_beads(self) -> int:
+        """Number of beads."""
         return len(self.positions)
 
     @property
@@ -158,7 +166,9 @@ def lattice_configuration(n_beads: int, number_density: float, seed: int = 0, ji
 
 
 def configuration_from_frame(positions: np.ndarray, dimensions: np.ndarray) -> Configuration:
-    """A configuration from one frame of a BeadTrajectory (positions nm, dimensions [a, b, c, α, β, γ]).
+    """Return the configuration of one frame of a BeadTrajectory.
+
+    ``positions`` (N, 3) are in nm, ``dimensions`` are [a, b, c, α, β, γ] (nm, degrees).
 
     Only orthorhombic boxes: LAMMPS would need a tilted box, and our AA boxes are cubic.
     """
@@ -170,7 +180,10 @@ def configuration_from_frame(positions: np.ndarray, dimensions: np.ndarray) -> C
 
 
 def write_data(path: str | Path, configuration: Configuration, mass: float) -> Path:
-    """A LAMMPS data file (atom_style atomic, real units: Å, g/mol) with one atom type."""
+    """Write a LAMMPS data file (atom_style atomic, real units: Å, g/mol) with one atom type.
+
+    ``configuration`` is in nm and ``mass`` (g/mol) is the mass of a bead; returns ``path``.
+    """
     if not mass > 0:
         raise LammpsInputError(f'bead mass must be > 0 g/mol, got {mass!r}')
     box = configuration.box * ANGSTROM_PER_NM
@@ -326,8 +339,11 @@ def restart_selection(candidates: Sequence[str]) -> list[str]:
 
 
 def restart_choice(candidates: Sequence[str]) -> list[str]:
-    """The ``if`` that reads the candidate with the largest step (the first among equals), or stops with
-    NO_RESTART_MESSAGE when none exists.  Needs the variables of :func:`restart_selection`."""
+    """Return the LAMMPS ``if`` that reads the candidate restart file with the largest step.
+
+    The first among equals is read; when none exists, LAMMPS stops with NO_RESTART_MESSAGE.  Needs the
+    variables of :func:`restart_selection`.
+    """
     _check_names(candidates)
     branches = []
     for k, name in enumerate(candidates):
@@ -353,7 +369,7 @@ def total_steps(settings: dict) -> tuple[int, int]:
 
 
 def read_data(path: str | Path) -> tuple[Configuration, float]:
-    """(configuration in nm, bead mass g/mol) of a one-type LAMMPS data file in real units.
+    """Read a one-type LAMMPS data file in real units: return (configuration in nm, bead mass in g/mol).
 
     Reads what ``write_data`` writes and what LAMMPS' ``write_data`` writes (orthorhombic box, image
     flags after the coordinates are applied so positions come out unwrapped, then wrapped back).

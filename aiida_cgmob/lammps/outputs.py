@@ -58,6 +58,7 @@ class ThermoTable:
 
     @property
     def n_rows(self) -> int:
+        """Number of thermo lines in the table."""
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
 
@@ -146,6 +147,7 @@ def production_thermo(logs: list[LammpsLog], first_step: int) -> dict[str, np.nd
 
 
 def wall_seconds(text: str) -> float | None:
+    """Return LAMMPS' 'Total wall time' in ``text`` in seconds, or None when it was not printed."""
     match = WALL_PATTERN.search(text)
     return None if match is None else float(int(match[1]) * 3600 + int(match[2]) * 60 + int(match[3]))
 
@@ -201,13 +203,17 @@ def parse_log(text: str) -> LammpsLog:
 
 
 def read_log(path: str | Path) -> LammpsLog:
+    """Read and parse a LAMMPS log file (see :func:`parse_log`); undecodable bytes are replaced."""
     return parse_log(Path(path).read_text(errors='replace'))
 
 
 def newest_restart(directory: str | Path) -> Path | None:
-    """The restart file to continue an interrupted run from: ``final.restart`` if written, else the newer
-    of the alternating ``restart.a``/``restart.b`` (by modification time), else None.  A file cut short
-    by a kill while LAMMPS wrote it is passed over (see :func:`restart_is_whole`)."""
+    """Return the restart file in ``directory`` to continue an interrupted run from, or None.
+
+    ``final.restart`` if written, else the newer of the alternating ``restart.a``/``restart.b`` (by
+    modification time), else None.  A file cut short by a kill while LAMMPS wrote it is passed over
+    (see :func:`restart_is_whole`).
+    """
     directory = Path(directory)
     final = directory / 'final.restart'
     if restart_is_whole(final):
@@ -231,9 +237,12 @@ def restart_is_whole(path: str | Path) -> bool:
 
 
 def discard_incomplete_restarts(names: list[str]) -> str:
-    """Shell lines that delete each of ``names`` (copies in the job's folder) that LAMMPS did not finish
-    writing, so the continuation reads the newest *whole* file: LAMMPS cannot skip a broken candidate
-    itself, its read_restart stops with 'Incomplete or corrupted LAMMPS restart file'."""
+    """Return shell lines that delete each of ``names`` that LAMMPS did not finish writing.
+
+    ``names`` are restart files copied into the job's folder.  Deleting the incomplete ones makes the
+    continuation read the newest *whole* file: LAMMPS cannot skip a broken candidate itself, its
+    read_restart stops with 'Incomplete or corrupted LAMMPS restart file'.
+    """
     magic = RESTART_MAGIC.decode()
     lines = ['# restart files cut short by a kill (no end marker) are not candidates']
     for name in names:

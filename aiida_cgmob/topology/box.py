@@ -45,12 +45,25 @@ class BoxTooSmallError(ValueError):
 
 @dataclass
 class LiquidBox:
+    """A liquid packed by :func:`pack_liquid`: copies of one molecule in a cubic periodic box.
+
+    Attributes
+    ----------
+    positions : numpy.ndarray
+        Atom positions (n_molecules, n_atoms, 3) in nm, each molecule whole (not wrapped into the box).
+    box : float
+        Edge of the cubic box (nm).
+    density : float
+        Mass density the box was sized for (kg/m^3).
+    """
+
     positions: np.ndarray  # nm, (n_molecules, n_atoms, 3), molecules whole
     box: float  # nm, cubic edge
     density: float  # kg/m^3
 
     @property
     def n_molecules(self) -> int:
+        """Number of molecules in the box."""
         return self.positions.shape[0]
 
 

@@ -85,6 +85,34 @@ class Improper:
 
 @dataclass
 class Molecule:
+    """An OPLS-AA all-atom model of one molecule: atoms, a 3D structure and every bonded term.
+
+    Atom indices in the bonded terms and ``pairs`` are zero-based indices into ``atoms``.
+
+    Attributes
+    ----------
+    name : str
+        Built-in name, or 'MOL' for a molecule given as SMILES.
+    smiles : str
+        The SMILES string it was built from.
+    resname : str
+        Residue name in the GROMACS files.
+    atoms : list of Atom
+        Atoms with their OPLS-AA types, masses (g/mol) and charges (e).
+    positions : numpy.ndarray
+        Atom positions (n_atoms, 3) in nm, centred at the origin.
+    bonds, angles, dihedrals, impropers : list
+        Bonded terms with their parameters (``Bond``, ``Angle``, ``Dihedral``, ``Improper``; nm, degrees,
+        kJ/mol).
+    pairs : list of tuple of (int, int)
+        1-4 pairs: the end atoms of the dihedrals, less those that are bonded or the ends of an angle.
+    note : str
+        Free text written as comments above the ``[ moleculetype ]`` block (e.g. the seed of synthetic
+        bonded parameters).
+    parameter_source : dict
+        Where the parameters come from (force field and its path).
+    """
+
     name: str
     smiles: str
     resname: str
@@ -105,6 +133,7 @@ class Molecule:
 
     @property
     def charge(self) -> float:
+        """Net charge in e (the sum of the atoms' partial charges)."""
         return float(sum(atom.charge for atom in self.atoms))
 
     def term_class(self, atoms: tuple[int, ...]) -> str:

@@ -22,6 +22,26 @@ class ForceFieldError(ValueError):
 
 @dataclass(frozen=True)
 class AtomType:
+    """One OPLS-AA atom type of ``ffnonbonded.itp``.
+
+    Attributes
+    ----------
+    name : str
+        Type name, e.g. opls_135.
+    bond_type : str
+        Bonded type, e.g. CT: the name used by bonded parameter look-ups.
+    atomic_number : int
+        Atomic number of the element.
+    mass : float
+        Mass (g/mol).
+    charge : float
+        Partial charge (e).
+    sigma : float
+        Lennard-Jones sigma (nm).
+    epsilon : float
+        Lennard-Jones epsilon (kJ/mol).
+    """
+
     name: str  # e.g. opls_135
     bond_type: str  # e.g. CT: the name used by bonded parameter look-ups
     atomic_number: int
