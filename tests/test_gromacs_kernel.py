@@ -452,3 +452,17 @@ def test_parser_reports_the_first_failing_stage(parse):
     assert [s['name'] for s in stages] == ['em']
     assert stages[0]['status'] == 'mdrun failed'
     assert 'em.gro' in fatal_error(read('omp_threads', 'nvt_grompp.log'))
+
+
+def test_read_gro_is_the_one_reader_and_names_what_is_wrong(fixture_liquid):
+    """The validator of cgmob.gromacs, the CG start from an AA frame and the parser's box all read .gro here."""
+    from aiida_cgmob.gromacs.outputs import read_gro
+
+    positions, box = read_gro(fixture_liquid.gro)
+    assert positions.shape == (int(fixture_liquid.gro.splitlines()[1]), 3) and box.size == 3 and np.all(box > 0)
+    lines = fixture_liquid.gro.strip().splitlines()
+    for text, message in (('title\nforty\n', 'atom count on line 2'),
+                          ('\n'.join(lines[:-2] + lines[-1:]), 'atom lines'),
+                          ('\n'.join(lines[:-1] + ['0 0 0']), 'no valid box')):
+        with pytest.raises(ValueError, match=message):
+            read_gro(text)

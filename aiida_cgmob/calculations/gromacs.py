@@ -7,6 +7,7 @@ from aiida.common import datastructures
 
 from aiida_cgmob.analysis import cli as descriptors_script
 from aiida_cgmob.gromacs import StageError, grompp_arguments, plan_stages, write_mdp
+from aiida_cgmob.gromacs.outputs import read_gro
 
 from .base import CgmobCalcJob, descriptor_arguments
 
@@ -53,19 +54,13 @@ def validate_settings(value, _):
 
 
 def validate_structure(value, _):
+    """Port validator of the starting structure: a .gro file the one reader accepts."""
     if value is None:
         return None
-    with value.open() as handle:
-        lines = handle.read().strip().splitlines()
     try:
-        n_atoms = int(lines[1])
-        box = [float(v) for v in lines[-1].split()[:3]]
-    except (IndexError, ValueError):
-        return f'structure {value.filename!r} is not a .gro file (atom count on line 2, box on the last line)'
-    if len(lines) != n_atoms + 3:
-        return f'structure {value.filename!r} declares {n_atoms} atoms but holds {len(lines) - 3} atom lines'
-    if len(box) != 3 or min(box) <= 0:
-        return f'structure {value.filename!r} has no valid box on its last line: {lines[-1]!r}'
+        read_gro(value.get_content())
+    except ValueError as exception:
+        return f'structure {value.filename!r}: {exception}'
     return None
 
 

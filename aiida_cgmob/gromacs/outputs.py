@@ -12,8 +12,9 @@ import numpy as np
 
 from ..analysis.statistics import block_average
 
-__all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'grompp_errors', 'grompp_failure', 'grompp_warnings',
-           'mdrun_status', 'read_xvg', 'topology_atoms', 'topology_mass']
+__all__ = ['MdrunStatus', 'block_average', 'fatal_error', 'gro_box', 'grompp_errors', 'grompp_failure',
+           'grompp_warnings',
+           'mdrun_status', 'read_gro', 'read_xvg', 'topology_atoms', 'topology_mass']
 
 # Messages by which mdrun reports an integration that became unstable (too large a step, bad contacts).
 # Matched only against runs that did not finish; each is specific to a run that blew up.
@@ -213,6 +214,31 @@ def topology_mass(top_text: str) -> float:
     return float(topology_atoms(top_text)[0].sum())
 
 
+def read_gro(gro_text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read a .gro frame: positions (A, 3) and the box line (3 values, or 9 for a triclinic box), both in nm.
+
+    The one .gro reader of the package.  ValueError says what is wrong: no atom count on line 2, fewer or more
+    atom lines than declared, or no box with positive edges on the last line.
+    """
+    lines = gro_text.strip('\n').splitlines()
+    try:
+        n_atoms = int(lines[1])
+    except (IndexError, ValueError):
+        raise ValueError('not a .gro file (atom count on line 2, atoms, box on the last line)') from None
+    if len(lines) != n_atoms + 3:
+        raise ValueError(f'declares {n_atoms} atoms but holds {max(len(lines) - 3, 0)} atom lines')
+    try:
+        # fixed columns: positions are three %8.3f fields from column 20
+        positions = np.array([[float(line[20 + 8 * k:28 + 8 * k]) for k in range(3)] for line in lines[2:-1]],
+                             dtype=float).reshape(n_atoms, 3)
+        box = np.array(lines[-1].split(), dtype=float)
+    except ValueError as exception:
+        raise ValueError(f'not a .gro file: {exception}') from None
+    if box.size not in (3, 9) or np.any(box[:3] <= 0):
+        raise ValueError(f'no valid box on its last line: {lines[-1]!r}')
+    return positions, box
+
+
 def gro_box(gro_text: str) -> np.ndarray:
-    """Box vector lengths (nm) from the last line of a .gro file (rectangular part)."""
-    return np.array(gro_text.strip().splitlines()[-1].split()[:3], dtype=float)
+    """Return the box vector lengths (nm) of a .gro file (the rectangular part of its box line)."""
+    return read_gro(gro_text)[1][:3]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.mapping import MoleculeMap, centres_of_mass
+from ..gromacs.outputs import read_gro as read_gromacs_frame
 from ..gromacs.outputs import topology_atoms
 from .inputs import Configuration, LammpsInputError
 
@@ -18,18 +19,11 @@ __all__ = ['configuration_from_gromacs', 'read_gro', 'topology_molecules']
 
 
 def read_gro(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(positions (A, 3) nm, box (3,) nm) of a .gro file; only rectangular boxes."""
-    lines = text.splitlines()
+    """Return (positions (A, 3) nm, box (3,) nm) of a .gro file; only rectangular boxes start a CG run."""
     try:
-        n_atoms = int(lines[1])
-        # fixed columns: positions are three %8.3f fields from column 20
-        positions = np.array([[float(line[20 + 8 * k:28 + 8 * k]) for k in range(3)]
-                              for line in lines[2:2 + n_atoms]])
-        box = np.array(lines[2 + n_atoms].split(), dtype=float)
-    except (IndexError, ValueError) as exception:
-        raise LammpsInputError(f'not a .gro file (atom count on line 2, atoms, box): {exception}') from exception
-    if positions.shape != (n_atoms, 3):
-        raise LammpsInputError(f'.gro declares {n_atoms} atoms but holds {len(positions)}')
+        positions, box = read_gromacs_frame(text)
+    except ValueError as exception:
+        raise LammpsInputError(f'.gro: {exception}') from exception
     if box.size == 9 and np.any(box[3:] != 0):
         raise LammpsInputError(f'.gro box is triclinic ({box.tolist()}); only rectangular boxes start a CG run')
     return positions, box[:3]
