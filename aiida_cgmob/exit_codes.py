@@ -6,7 +6,11 @@ The numbering follows aiida-quantumespresso's scheme:
   ``CalcJob`` itself; the restart chains treat 120 as they treat 400;
 * 3xx: an output is missing or unreadable, or no handler can fix the failure; a calculation ending with one
   of these is never reused by caching (``invalidates_cache`` is derived from ``status < 400``);
-* 4xx: a failure of the physics or of the run, which a restart handler may fix.
+* 4xx: a failure of the physics or of the run, which a restart handler may fix.  These are reused by caching
+  (the same inputs fail the same way), except the ``transient`` ones that depend on the machine rather than on
+  the inputs: a wall-time stop (400; ``max_wallclock_seconds`` is not part of a node's hash, so a rerun with a
+  longer wall time would otherwise be handed the truncated job) and an engine error (430: a crashed node, a
+  full disk).
 
 aiida-core's ``BaseRestartWorkChain`` declares 301, 302, 401 and 402 itself (``RESERVED``); no code here
 reuses them.  Every message has one ``{message}`` placeholder that the parser or the work chain fills in.
@@ -27,11 +31,12 @@ class ExitCodeEntry:
     status: int
     label: str
     message: str
+    transient: bool = False
 
     @property
     def invalidates_cache(self) -> bool:
-        """Missing or unreadable output (< 400) must never be reused by caching."""
-        return self.status < 400
+        """Never reuse by caching a job without usable output (< 400) or one stopped by the machine (transient)."""
+        return self.status < 400 or self.transient
 
 
 #: Declared by aiida-core's BaseRestartWorkChain; kept free in this package.
@@ -59,14 +64,14 @@ _ENTRIES = (
     # 4xx: failures of the physics or of the run
     ExitCodeEntry(400, 'ERROR_OUT_OF_WALLTIME',
                   'The job stopped before the end (wall time or a kill): {message}. Continue from the checkpoint in '
-                  'the remote folder.'),
+                  'the remote folder.', transient=True),
     ExitCodeEntry(405, 'ERROR_NO_RESTART_FILE', 'The run to continue left no restart file: {message}'),
     ExitCodeEntry(410, 'ERROR_UNSTABLE_INTEGRATION', 'The integration became unstable: {message}'),
     ExitCodeEntry(411, 'ERROR_TIME_STEP_TOO_SMALL',
                   'Still unstable at the smallest time step allowed: {message}'),
     ExitCodeEntry(412, 'ERROR_NO_PROGRESS', 'The continued job made no progress: {message}'),
     ExitCodeEntry(420, 'ERROR_INPUT_REFUSED', 'The program refused its input: {message}'),
-    ExitCodeEntry(430, 'ERROR_ENGINE', 'The MD engine stopped with an error: {message}'),
+    ExitCodeEntry(430, 'ERROR_ENGINE', 'The MD engine stopped with an error: {message}', transient=True),
     ExitCodeEntry(440, 'ERROR_DIVERGED', 'The inversion diverged (best potential attached): {message}'),
     ExitCodeEntry(441, 'ERROR_NOT_CONVERGED', 'The inversion did not converge (best potential attached): {message}'),
     ExitCodeEntry(450, 'ERROR_BOX_TOO_SMALL', 'The box is too small for the analysis: {message}'),

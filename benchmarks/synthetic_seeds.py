@@ -87,7 +87,9 @@ def main(argv=None) -> int:
         calc_exits = ','.join(str(c.exit_status) for c in calcs)
         if node.is_finished_ok:
             finished += 1
-            density = f'{params["density"]:.1f} +- {params["density_error"]:.1f}' if 'density' in params else '?'
+            error = params.get('density_error')
+            density = (f'{params["density"]:.1f} +- {error if error is not None else float("nan"):.1f}'
+                       if 'density' in params else '?')
             rows.append([seed, node.exit_status, 'yes', len(calcs), calc_exits, _fmt_dt(dt), density,
                          _common.hms(wall), node.pk])
         else:

@@ -167,6 +167,9 @@ def test_validation_names_the_problem(gmx_code, descriptors_code, tiny_liquid, m
     with pytest.raises(ValueError, match='timestep: the LAMMPS text dump'):
         run_descriptors(descriptors_code, remote, SETTINGS, trajectory=orm.Str('beads.lammpstrj'),
                         bead_mass=orm.Float(86.0))
+    with pytest.raises(ValueError, match=r'timestep = 5.0 ps is not an MD time step .*it was fs in 0.1.0'):
+        run_descriptors(descriptors_code, remote, SETTINGS, trajectory=orm.Str('beads.lammpstrj'),
+                        bead_mass=orm.Float(86.0), timestep=orm.Float(5.0))
     # Descriptors need a trajectory: a production without nstxout-compressed is refused before submission.
     with pytest.raises(ValueError, match="production stage 'production' writes no trajectory"):
         run_get_node(GromacsCalculation, **gromacs_inputs(gmx_code, tiny_liquid, production_stages(0),

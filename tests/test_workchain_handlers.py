@@ -179,6 +179,9 @@ def test_wall_time_stop_is_continued_from_the_remote_folder(generate_workchain, 
         node = failed_job(calculation, SCHEDULER_OUT_OF_WALLTIME)
     result = inspect(process, node)
     assert result.status == 0, result.message  # handled: run again
+    if name == 'ibi' and stopped_by == 'scheduler':  # no result: no checkpoint to continue from, start again
+        assert 'parent_folder' not in process.ctx.inputs
+        return
     assert process.ctx.inputs.parent_folder.pk == node.outputs.remote_folder.pk
     if name == 'gromacs':  # the interrupted stage, or the production when the parser did not say
         assert process.ctx.inputs.resume_stage.value == 'production'
@@ -428,3 +431,48 @@ def test_lammps_jobs_that_never_reach_a_restart_file_stop_with_412(generate_work
     result = inspect(process, failed_job(LammpsCgCalculation, no_restart))
     assert result.status == process.exit_codes.ERROR_NO_PROGRESS.status
     assert 'restart_interval' in result.message
+
+
+def test_protocol_builder_takes_whole_numbers_for_float_ports_and_leaves_overrides_alone(aiida_code_installed):
+    """mass=72 (an int, or numpy.int64) is a bead mass in g/mol like 72.0; the caller's overrides are not changed."""
+    import copy
+
+    from aiida_cgmob.workchains.lammps_cg_base import LammpsCgBaseWorkChain
+
+    code = aiida_code_installed(label='lmp-whole-numbers', filepath_executable='/bin/true')
+    overrides = {'lammps': {'settings': {'production': 20.0}}}
+    given = copy.deepcopy(overrides)
+    from aiida_cgmob.data import PotentialData
+    from aiida_cgmob.potentials import lennard_jones
+
+    potential = PotentialData(lennard_jones(np.linspace(0.3, 1.4, 111), cutoff=1.4))
+    builder = LammpsCgBaseWorkChain.get_builder_from_protocol(code, potential, np.int64(72), 'moderate', overrides,
+                                                              number_density=8, n_beads=np.int64(500),
+                                                              descriptors_code=code)
+    assert isinstance(builder.lammps.mass, orm.Float) and builder.lammps.mass.value == 72.0
+    assert isinstance(builder.lammps.number_density, orm.Float) and builder.lammps.n_beads.value == 500
+    assert overrides == given
+
+
+def test_gromacs_killed_before_a_stage_ran_starts_again(generate_workchain, failed_job):
+    """A scheduler kill between stages: the stage that never ran has no checkpoint, so the chain starts again."""
+    process = generate_workchain('gromacs')
+    outputs = {'output_parameters': orm.Dict({'failed_stage': 'nvt', 'stages': [
+        {'name': 'em', 'status': 'finished'}, {'name': 'nvt', 'status': 'not reached'}]})}
+    assert inspect(process, failed_job(GromacsCalculation, wall_time_stop('gromacs'), outputs)).status == 0
+    assert 'parent_folder' not in process.ctx.inputs and 'resume_stage' not in process.ctx.inputs
+
+
+@pytest.mark.parametrize('parser_name', ['cgmob.lammps.cg', 'cgmob.ibi'])
+def test_a_job_the_scheduler_killed_before_any_output_is_a_wall_time_stop(failed_job, parser_name):
+    """The scheduler's 120 with nothing retrieved: the parser says 400 (continue or start again), not 310."""
+    from aiida.plugins import ParserFactory
+
+    calculation = {'cgmob.lammps.cg': LammpsCgCalculation, 'cgmob.ibi': IbiCalculation}[parser_name]
+    killed = failed_job(calculation, SCHEDULER_OUT_OF_WALLTIME)
+    _, parse = ParserFactory(parser_name).parse_from_node(killed, store_provenance=False)
+    assert parse.exit_status == calculation.exit_codes.ERROR_OUT_OF_WALLTIME.status
+    assert 'scheduler stopped the job at its wall time' in parse.exit_message
+    not_killed = failed_job(calculation, 0)
+    _, parse = ParserFactory(parser_name).parse_from_node(not_killed, store_provenance=False)
+    assert parse.exit_status == calculation.exit_codes.ERROR_NO_OUTPUT.status

@@ -134,7 +134,7 @@ def descriptor_arguments(trajectories: list[str], topology: str | None = None, b
     """Command-line arguments of ``cgmob-descriptors`` as every job runs it (settings file and output stem fixed).
 
     ``trajectories`` are joined in order (segments of a continued run); ``topology`` (a GROMACS .tpr) maps an
-    all-atom run to centres of mass; ``bead_mass`` (g/mol) makes every particle a bead; ``timestep`` (fs)
+    all-atom run to centres of mass; ``bead_mass`` (g/mol) makes every particle a bead; ``timestep`` (ps)
     converts the steps of a LAMMPS text dump to ps.
     """
     arguments = list(trajectories)

@@ -21,6 +21,9 @@ from .base import (
 
 __all__ = ['DescriptorsCalculation']
 
+#: the longest integration time step (ps) taken for an MD time step: 100 fs, far above any CG step
+MAXIMUM_TIMESTEP = 0.1
+
 
 def gromacs_production(parent: orm.RemoteData) -> tuple[str, dict] | None:
     """Name and mdp of the production (last) stage when ``parent`` was made by ``cgmob.gromacs``, else None."""
@@ -59,6 +62,9 @@ def validate_inputs(inputs, _):
         return f'bead_mass must be a positive mass in g/mol, got {inputs["bead_mass"].value!r}'
     if trajectory.endswith(('.lammpstrj', '.dump')) and 'timestep' not in inputs:
         return f'timestep: the LAMMPS text dump {trajectory!r} needs the integration time step in ps'
+    if 'timestep' in inputs and not 0 < inputs['timestep'].value <= MAXIMUM_TIMESTEP:
+        return (f'timestep = {inputs["timestep"].value!r} ps is not an MD time step (0 < dt <= {MAXIMUM_TIMESTEP} ps); '
+                'it is in ps now (it was fs in 0.1.0): 5 fs is 0.005')
     production = gromacs_production(parent)
     if production is not None and 'trajectory' not in inputs and not int(production[1].get('nstxout-compressed') or 0):
         return (f'parent_folder: the production stage {production[0]!r} of calculation {parent.creator.pk} wrote no '

@@ -10,7 +10,7 @@ from aiida.cmdline.params import options
 
 from . import profile_group
 from .options import DAEMON, DESCRIPTORS, LIQUID_DENSITY, PROTOCOL, THREADS, WALLTIME, job_options
-from .utils import echo_submitted, exit_text, launch_errors
+from .utils import echo_submitted, exit_text, launch_errors, plus_minus
 
 
 @profile_group('aa')
@@ -65,7 +65,7 @@ def summarise(node) -> str:
         for key, unit in (('density', 'kg/m^3'), ('temperature', 'K'), ('pressure', 'bar'),
                           ('potential_energy', 'kJ/mol')):
             if key in p:
-                lines.append(f'  {key:<17s} {p[key]:12.2f} +- {p[key + "_error"]:.2f} {unit}')
+                lines.append(f'  {key:<17s} {plus_minus(p[key], p.get(key + "_error"), "12.2f")} {unit}')
         if p.get('ns_per_day'):
             lines.append(f'  production speed  {p["ns_per_day"]:12.1f} ns/day over {p["production_time"]:.0f} ps')
     from .cmd_descriptors import descriptor_lines

@@ -7,7 +7,7 @@ from aiida.cmdline.params import arguments, options
 
 from . import profile_group
 from .options import DAEMON
-from .utils import echo_submitted, exit_text, launch_errors
+from .utils import echo_submitted, exit_text, launch_errors, plus_minus
 
 
 def descriptor_outputs_of(node) -> dict:
@@ -33,9 +33,9 @@ def format_descriptors(outputs: dict, indent: str = '  ') -> str:
     lines = [
         f'beads             {density["n_beads"]} of {outputs["mass"].value:.3f} g/mol; {d["n_frames"]} frames '
         f'({d["time_span"][0]:g}-{d["time_span"][1]:g} ps)',
-        f'mass density      {density["mass_density"]:.1f} +- {density["mass_density_error"]:.1f} kg/m^3 '
+        f'mass density      {plus_minus(density["mass_density"], density.get("mass_density_error"), ".1f")} kg/m^3 '
         f'({density["number_density"]:.4f} nm^-3)',
-        f'D                 {d["D_si"]:.4f} +- {d["D_error_si"]:.4f} 1e-9 m^2/s  (x, y, z: '
+        f'D                 {plus_minus(d["D_si"], d.get("D_error_si"), ".4f")} 1e-9 m^2/s  (x, y, z: '
         + ', '.join(f'{v:.3f}' for v in d['D_xyz_si'])
         + f'; fit {d["fit_window"][0]:.3g}-{d["fit_window"][1]:.3g} ps, {d["window_chosen"]}; '
         f'box {d["box_length"]:.3f} nm)',

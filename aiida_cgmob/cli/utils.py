@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import click
 
-__all__ = ['echo_submitted', 'exit_text', 'launch_errors']
+__all__ = ['echo_submitted', 'exit_text', 'launch_errors', 'plus_minus']
 
 
 @contextmanager
@@ -27,3 +27,10 @@ def echo_submitted(node) -> None:
 def exit_text(node) -> str:
     """``exit N (message)`` of a finished process node (the message once, as the process gave it)."""
     return f'exit {node.exit_status}' + (f' ({node.exit_message})' if node.exit_message else '')
+
+
+def plus_minus(value: float, error: float | None, spec: str) -> str:
+    """Return ``value +- error`` formatted with ``spec``; a missing error (None or NaN: too short to say) is said."""
+    if error is None or error != error:
+        return f'{value:{spec}} (error: series too short to estimate)'
+    return f'{value:{spec}} +- {error:{spec}}'

@@ -114,6 +114,15 @@ class CgmobParser(Parser):
             return None
 
     @property
+    def killed_by_scheduler(self) -> bool:
+        """Whether the scheduler reported that it stopped the job at its wall time (aiida-core's 120).
+
+        A job killed before it wrote anything is then a wall-time stop (400), which the restart chains continue
+        or start again, rather than a job that left no output (310/311).
+        """
+        return self.node.exit_status == 120
+
+    @property
     def descriptors_requested(self) -> bool:
         """Whether the job ran ``cgmob-descriptors`` (a ``descriptors.code`` input)."""
         return 'descriptors__code' in self.node.base.links.get_incoming().all_link_labels()

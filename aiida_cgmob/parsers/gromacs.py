@@ -61,6 +61,9 @@ class GromacsParser(CgmobParser):
         report['stages'].append(entry)
         if grompp_log is None and not mdrun_out and not log:
             report['failed_stage'] = name
+            if self.killed_by_scheduler:
+                return exit_codes.ERROR_OUT_OF_WALLTIME.format(
+                    message=f'the scheduler stopped the job at its wall time before stage {name!r} ran')
             return exit_codes.ERROR_STAGE_NOT_REACHED.format(message=f'stage {name!r} left no output')
         if grompp_log is not None:
             warnings = grompp_warnings(grompp_log)

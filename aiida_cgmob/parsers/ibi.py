@@ -107,6 +107,9 @@ class IbiParser(CgmobParser):
                 'message': f'stopped after {iterations} completed iteration(s); continue from the checkpoint',
                 'rms_last': rms[-1] if rms else None, 'resumed_at': [int(v) for v in RESUMED.findall(log)]})))
             return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(message=f'{iterations} iteration(s) completed')
+        if self.killed_by_scheduler:  # no checkpoint: the chain starts the inversion again
+            return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(
+                message='the scheduler stopped the job at its wall time before its first iteration ended')
         return self.exit_codes.ERROR_NO_OUTPUT.format(
             message='cgmob-ibi left neither a result nor a checkpoint (no iteration completed): '
                     + log_tail((self._read(LOG_FILE) or '') + '\n' + output))

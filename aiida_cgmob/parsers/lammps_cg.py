@@ -33,6 +33,9 @@ class LammpsCgParser(CgmobParser):
         """Thermodynamic averages, final configuration and descriptors; the LAMMPS failure's exit code."""
         text = self._read(LOG_NAME)
         if text is None:
+            if self.killed_by_scheduler:  # the continuation finds no restart file (405) and starts again
+                return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(
+                    message='the scheduler stopped the job at its wall time before LAMMPS wrote its log')
             return self.exit_codes.ERROR_NO_OUTPUT.format(
                 message=f'LAMMPS wrote no log: it did not start. Its output: {log_tail(self._read(STDOUT_NAME) or "")}')
         log = parse_log(text)

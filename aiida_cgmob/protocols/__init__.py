@@ -38,8 +38,8 @@ def recursive_merge(base: Mapping, update: Mapping) -> dict:
     """``update`` merged into a copy of ``base``: mappings key by key, any other value (lists too) replaced."""
     merged = copy.deepcopy(dict(base))
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = recursive_merge(merged[key], value)
+        if isinstance(value, Mapping):  # a copy also where base has no such key: the caller's dict stays theirs
+            merged[key] = recursive_merge(merged[key] if isinstance(merged.get(key), Mapping) else {}, value)
         else:
             merged[key] = value
     return merged
@@ -115,8 +115,22 @@ def _fill(builder, namespace, inputs: Mapping) -> None:
             _fill(builder[key], port, value)
             continue
         if port is not None and not isinstance(value, orm.Node) and _takes_node(port.valid_type):
-            value = orm.to_aiida_type(value)
+            value = _to_node(value, port.valid_type)
         setattr(builder, key, value)
+
+
+def _to_node(value, valid_type):
+    """Return the node of a plain value for a port of ``valid_type`` (a whole number for a Float port: a Float)."""
+    import numbers
+
+    from aiida import orm
+
+    types = valid_type if isinstance(valid_type, tuple) else (valid_type,)
+    if orm.Float in types and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return orm.Float(float(value))
+    if orm.Int in types and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return orm.Int(int(value))
+    return orm.to_aiida_type(value)
 
 
 def _takes_node(valid_type) -> bool:

@@ -111,6 +111,11 @@ class GromacsBaseWorkChain(CgmobBaseRestartWorkChain):
         """Continue the interrupted stage (the production, if the parser found none) from its checkpoint."""
         report = calculation.outputs.output_parameters.get_dict() if 'output_parameters' in calculation.outputs else {}
         stage = report.get('failed_stage') or self.ctx.inputs.parameters.get_dict()['stages'][-1]['name']
+        status = {entry['name']: entry.get('status') for entry in report.get('stages', [])}
+        if status.get(stage) == 'not reached':  # killed between stages: no checkpoint of this stage to resume
+            self.ctx.inputs.pop('parent_folder', None)
+            self.ctx.inputs.pop('resume_stage', None)
+            return f'start again: the job was stopped before stage {stage!r} ran, which has no checkpoint'
         self.ctx.inputs.parent_folder = calculation.outputs.remote_folder
         self.ctx.inputs.resume_stage = orm.Str(stage)
         return f'continue stage {stage!r} from its checkpoint'

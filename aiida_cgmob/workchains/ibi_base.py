@@ -158,7 +158,10 @@ class IbiBaseWorkChain(CgmobBaseRestartWorkChain):
             temperature=temperature if temperature is not None else found.get('temperature'))
 
     def continue_from(self, calculation):
-        """Continue from the checkpoint: the next job starts where this one stopped."""
+        """Continue from the checkpoint: the next job starts where this one stopped (or again, without one)."""
+        if not self.progress(calculation):  # stopped before the first iteration ended: no checkpoint
+            self.ctx.inputs.pop('parent_folder', None)
+            return 'start again: the job was stopped before its first iteration ended'
         self.ctx.inputs.parent_folder = calculation.outputs.remote_folder
         return (f'continue from the checkpoint after {self.progress(calculation)} iteration(s) in '
                 f'RemoteData<{calculation.outputs.remote_folder.pk}>')
