@@ -172,3 +172,12 @@ def test_molecule_grompp_check_shows_grompps_cause(tmp_path, gmx_executable):
         'gmx grompp refused the liquid: The cut-off length is longer than half the shortest box vector or longer than '
         'the smallest box diagonal element. Increase the box size or decrease rlist. '
         '(There was 1 error in input file(s))')
+
+
+def test_plus_minus_says_when_an_error_is_too_short_to_estimate():
+    """A block error of a series shorter than 2 values per block is NaN in the kernel and None in the database."""
+    from aiida_cgmob.cli.utils import plus_minus
+
+    assert plus_minus(664.123, 1.25, '.1f') == '664.1 +- 1.2'
+    for missing in (None, float('nan')):
+        assert plus_minus(664.123, missing, '.1f') == '664.1 (error: series too short to estimate)'
