@@ -13,15 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ['ERROR_FILE', 'LOG_FILE', 'OUTPUT_FILES', 'RESULT_FILES', 'SETTINGS_FILE', 'STEM', 'main']
+from .files import STEM
 
-# The file contract as the AiiDA jobs run the script (``--settings SETTINGS_FILE --output STEM``).
-STEM = 'descriptors'
-SETTINGS_FILE = f'{STEM}_settings.json'
-RESULT_FILES = (f'{STEM}.npz', f'{STEM}.json')
-ERROR_FILE = f'{STEM}_error.json'
-LOG_FILE = f'{STEM}.log'  # the script's stdout and stderr, captured by the job
-OUTPUT_FILES = (*RESULT_FILES, ERROR_FILE, LOG_FILE)
+__all__ = ['main']
 
 
 def _parser() -> argparse.ArgumentParser:

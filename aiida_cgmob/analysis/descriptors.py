@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..units import AVOGADRO, BOLTZMANN
-from .cli import STEM
+from .files import STEM
 from .mapping import box_vectors, box_volumes
 from .statistics import block_average
 from .trajectory import BeadTrajectory, DescriptorError

@@ -16,7 +16,7 @@ from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import CalcJob
 
-from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.analysis import files as descriptor_files
 from aiida_cgmob.analysis.descriptors import validate_settings as validate_descriptor_settings
 from aiida_cgmob.exit_codes import define_exit_codes
 
@@ -144,7 +144,7 @@ def descriptor_arguments(trajectories: list[str], topology: str | None = None, b
         arguments += ['--bead-mass', repr(float(bead_mass))]
     if timestep is not None:
         arguments += ['--timestep', repr(float(timestep))]
-    return arguments + ['--settings', descriptors_script.SETTINGS_FILE, '--output', descriptors_script.STEM]
+    return arguments + ['--settings', descriptor_files.SETTINGS_FILE, '--output', descriptor_files.STEM]
 
 
 def define_descriptor_outputs(spec, namespace: str | None = None, required: bool = True) -> None:
@@ -226,12 +226,12 @@ class CgmobCalcJob(CalcJob):
         if code is None:
             code = self.inputs.descriptors.code
             settings = self.inputs.descriptors.get('settings')
-        with folder.open(descriptors_script.SETTINGS_FILE, 'w') as handle:
+        with folder.open(descriptor_files.SETTINGS_FILE, 'w') as handle:
             json.dump(settings.get_dict() if settings is not None else {}, handle)
         codeinfo = datastructures.CodeInfo()
         codeinfo.code_uuid = code.uuid
         codeinfo.cmdline_params = arguments
-        codeinfo.stdout_name = descriptors_script.LOG_FILE
+        codeinfo.stdout_name = descriptor_files.LOG_FILE
         codeinfo.join_files = True
         codeinfo.withmpi = False
         return codeinfo

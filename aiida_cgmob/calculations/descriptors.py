@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.common import datastructures
 
-from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.analysis import files as descriptor_files
 
 from .base import (
     CgmobCalcJob,
@@ -121,5 +121,5 @@ class DescriptorsCalculation(CgmobCalcJob):
         remote = parent.get_remote_path()
         calcinfo.remote_symlink_list = [(parent.computer.uuid, f'{remote}/{name}', name)
                                         for name in (trajectory, topology) if name]
-        calcinfo.retrieve_list = list(descriptors_script.OUTPUT_FILES)
+        calcinfo.retrieve_list = list(descriptor_files.OUTPUT_FILES)
         return calcinfo

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.common import datastructures
 
-from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.analysis import files as descriptor_files
 from aiida_cgmob.gromacs import StageError, grompp_arguments, plan_stages, write_mdp
 from aiida_cgmob.gromacs.outputs import read_gro
 
@@ -218,7 +218,7 @@ class GromacsCalculation(CgmobCalcJob):
         for name in names:
             retrieve += [f'{name}_grompp.log', f'{name}_mdrun.log', f'{name}.log']
         if self.with_descriptors:
-            retrieve += list(descriptors_script.OUTPUT_FILES)
+            retrieve += list(descriptor_files.OUTPUT_FILES)
         if settings['retrieve_trajectory']:
             retrieve.append(f'{production}.xtc')
         calcinfo.retrieve_list = retrieve

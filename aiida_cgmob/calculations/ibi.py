@@ -17,7 +17,7 @@ import numpy as np
 from aiida import orm
 from aiida.common import datastructures
 
-from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.analysis import files as descriptor_files
 from aiida_cgmob.data import PotentialData, configuration_of
 from aiida_cgmob.exit_codes import EXIT_CODES
 from aiida_cgmob.ibi import IbiInputError, initial_potential, validate_settings, write_ibi_input
@@ -282,7 +282,7 @@ class IbiCalculation(CgmobCalcJob):
         if lammps.prepend_text and lammps.prepend_text != self.inputs.code.prepend_text:
             calcinfo.prepend_text = lammps.prepend_text
         calcinfo.retrieve_list = [RESULT_FILE, HISTORY_FILE, FINAL_POTENTIAL_JSON, LOG_FILE, STDOUT_FILE,
-                                  *descriptors_script.RESULT_FILES, descriptors_script.ERROR_FILE]
+                                  *descriptor_files.RESULT_FILES, descriptor_files.ERROR_FILE]
         # the checkpoint only tells the parser whether the job can be continued: not stored
         calcinfo.retrieve_temporary_list = [STATE_FILE]
         return calcinfo

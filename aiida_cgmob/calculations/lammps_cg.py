@@ -19,7 +19,7 @@ from aiida import orm
 from aiida.common import datastructures
 from aiida.engine import calcfunction
 
-from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.analysis import files as descriptor_files
 from aiida_cgmob.data import PotentialData, configuration_node, configuration_of
 from aiida_cgmob.lammps import Configuration, LammpsInputError, lattice_configuration, parse_log, prepare_run
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
@@ -270,5 +270,5 @@ class LammpsCgCalculation(CgmobCalcJob):
             # all production segments in order, every particle a bead of the run's mass
             arguments = descriptor_arguments([*segments, TRAJECTORY_NAME], bead_mass=self.inputs.mass.value)
             calcinfo.codes_info.append(self.descriptors_codeinfo(folder, arguments))
-            calcinfo.retrieve_list += list(descriptors_script.OUTPUT_FILES)
+            calcinfo.retrieve_list += list(descriptor_files.OUTPUT_FILES)
         return calcinfo

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis import DescriptorError, compute_descriptors
-from ..analysis import cli as descriptors_script
+from ..analysis import files as descriptor_files
 from ..analysis.descriptors import radial_distribution
 from ..analysis.descriptors import validate_settings as validate_descriptor_settings
 from ..analysis.trajectory import read_beads
@@ -538,7 +538,7 @@ class IbiRun:
 
     def _final_descriptors(self, iteration: int) -> None:
         """g(r), D and density of the final potential's own run: same kernel as every descriptor."""
-        for name in (*descriptors_script.RESULT_FILES, descriptors_script.ERROR_FILE):
+        for name in (*descriptor_files.RESULT_FILES, descriptor_files.ERROR_FILE):
             (self.directory / name).unlink(missing_ok=True)
         trajectory_path = self.directory / ITERATIONS_DIR / f'{iteration:03d}' / TRAJECTORY_NAME
         try:
@@ -547,7 +547,7 @@ class IbiRun:
         except (DescriptorError, ValueError) as exception:
             kind = exception.kind if isinstance(exception, DescriptorError) else 'invalid_settings'
             error = {'kind': kind, 'message': str(exception)}
-            (self.directory / descriptors_script.ERROR_FILE).write_text(json.dumps(error))
+            (self.directory / descriptor_files.ERROR_FILE).write_text(json.dumps(error))
             return
         descriptors.write(self.directory)
 

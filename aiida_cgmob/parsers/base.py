@@ -16,7 +16,7 @@ from aiida import orm
 from aiida.engine import ExitCode
 from aiida.parsers import Parser
 
-from aiida_cgmob.analysis import cli as descriptors_script
+from aiida_cgmob.analysis import files as descriptor_files
 
 #: what reading truncated or malformed descriptor files raises (a truncated npz is a bad zip file)
 DESCRIPTOR_READ_ERRORS = (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile)
@@ -93,10 +93,10 @@ def read_descriptor_outcome(retrieved: orm.FolderData) -> tuple[dict | None, dic
     """(nodes or None, error report or None, log text) of a ``cgmob-descriptors`` run in ``retrieved``."""
     repository = retrieved.base.repository
     names = set(repository.list_object_names())
-    log = repository.get_object_content(descriptors_script.LOG_FILE) if descriptors_script.LOG_FILE in names else ''
-    if descriptors_script.ERROR_FILE in names:
-        return None, json.loads(repository.get_object_content(descriptors_script.ERROR_FILE)), log
-    npz_name, summary_name = descriptors_script.RESULT_FILES
+    log = repository.get_object_content(descriptor_files.LOG_FILE) if descriptor_files.LOG_FILE in names else ''
+    if descriptor_files.ERROR_FILE in names:
+        return None, json.loads(repository.get_object_content(descriptor_files.ERROR_FILE)), log
+    npz_name, summary_name = descriptor_files.RESULT_FILES
     if {npz_name, summary_name} <= names:
         npz = repository.get_object_content(npz_name, mode='rb')
         return parse_descriptor_files(npz, repository.get_object_content(summary_name)), None, log
