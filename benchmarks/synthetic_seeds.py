@@ -116,10 +116,7 @@ def main(argv=None) -> int:
         lines += ['', 'Failure reasons:'] + [f'  {count} x {reason}' for reason, count in reasons.most_common()]
     if messages:
         lines += ['', 'Exit messages of the failures:'] + [f'  {m}' for m in messages]
-    text = '\n'.join(lines)
-    path = _common.write_result(NAME, text)
-    print('\n' + text + f'\n\n(written to {path})', flush=True)
-    return 0
+    return _common.report(NAME, lines)
 
 
 def _fmt_dt(dt):

