@@ -108,14 +108,11 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
         """
         self.out_many(self.exposed_outputs(calculation, self._process_class))
         self.report_error_handled(calculation, action)
-        status = EXIT_CODES[label].status if label else calculation.exit_status
-        if label:
-            message = EXIT_CODES[label].message.format(
-                message=f'{calculation.process_label}<{calculation.pk}> exit {calculation.exit_status}: '
-                        f'{calculation.exit_message}')
-        else:
-            message = calculation.exit_message
-        return ProcessHandlerReport(True, ExitCode(status, message))
+        if label is None:
+            return ProcessHandlerReport(True, ExitCode(calculation.exit_status, calculation.exit_message))
+        return ProcessHandlerReport(True, getattr(self.exit_codes, label).format(
+            message=f'{calculation.process_label}<{calculation.pk}> exit {calculation.exit_status}: '
+                    f'{calculation.exit_message}'))
 
     def reduced_time_step(self, calculation: orm.CalcJobNode,
                           timestep: float) -> tuple[float, ProcessHandlerReport | None]:

@@ -133,13 +133,14 @@ class IbiBaseWorkChain(CgmobBaseRestartWorkChain):
             inputs['n_beads'] = n_beads
         if initial_potential is not None:
             inputs['initial_potential'] = initial_potential
-        if temperature is not None:
-            if not temperature > 0:
-                raise ValueError(f'temperature must be positive (K), got {temperature}')
-            protocol_inputs = cls.get_protocol_inputs(protocol, overrides).get('ibi', {})
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f'temperature must be positive (K), got {temperature}')
+        builder = cls.protocol_builder(protocol, overrides, options, inputs)
+        if temperature is not None:  # kT of the updates and the thermostat: one temperature
             for name in ('settings', 'lammps_settings'):
-                inputs[name] = {**protocol_inputs.get(name, {}), 'temperature': float(temperature)}
-        return cls.protocol_builder(protocol, overrides, options, inputs)
+                given = builder.ibi[name].get_dict() if name in builder.ibi else {}
+                builder.ibi[name] = orm.Dict({**given, 'temperature': float(temperature)})
+        return builder
 
     @classmethod
     def get_builder_from_descriptors(cls, code: orm.AbstractCode, lammps_code: orm.AbstractCode,
