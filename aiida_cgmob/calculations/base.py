@@ -18,7 +18,6 @@ from aiida.engine import CalcJob
 
 from aiida_cgmob.analysis import files as descriptor_files
 from aiida_cgmob.analysis.descriptors import validate_settings as validate_descriptor_settings
-from aiida_cgmob.exit_codes import define_exit_codes
 
 __all__ = [
     'DEFAULT_RESOURCES',
@@ -168,8 +167,9 @@ def define_descriptor_outputs(spec, namespace: str | None = None, required: bool
 class CgmobCalcJob(CalcJob):
     """Shared defaults of the package's CalcJobs.
 
-    Subclasses set ``_parser_name`` (their entry point), declare their codes with :func:`define_exit_codes`
-    and, if they can compute descriptors in the same job, call :meth:`define_descriptors_namespace`.
+    Subclasses set ``_parser_name`` (their entry point), declare their codes with
+    :func:`aiida_cgmob.exit_codes.define_exit_codes` and, if they can compute descriptors in the same job, call
+    :meth:`define_descriptors_namespace`.
     """
 
     _parser_name: str | None = None
@@ -181,11 +181,6 @@ class CgmobCalcJob(CalcJob):
         spec.inputs['metadata']['options']['resources'].default = dict(DEFAULT_RESOURCES)
         if cls._parser_name:
             spec.inputs['metadata']['options']['parser_name'].default = cls._parser_name
-
-    @staticmethod
-    def define_exit_codes(spec, *labels: str) -> None:
-        """Declare the package's exit codes ``labels`` (see :mod:`aiida_cgmob.exit_codes`)."""
-        define_exit_codes(spec, *labels)
 
     @classmethod
     def define_descriptors_namespace(cls, spec) -> None:

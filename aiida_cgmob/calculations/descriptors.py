@@ -10,6 +10,7 @@ from aiida import orm
 from aiida.common import datastructures
 
 from aiida_cgmob.analysis import files as descriptor_files
+from aiida_cgmob.exit_codes import define_exit_codes
 
 from .base import (
     CgmobCalcJob,
@@ -102,7 +103,7 @@ class DescriptorsCalculation(CgmobCalcJob):
         spec.inputs.validator = validate_inputs
 
         define_descriptor_outputs(spec)
-        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_UNREADABLE', 'ERROR_INPUT_FILE_MISSING',
+        define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_UNREADABLE', 'ERROR_INPUT_FILE_MISSING',
                               'ERROR_BOX_TOO_SMALL', 'ERROR_NO_DIFFUSIVE_REGIME', 'ERROR_TRAJECTORY_UNUSABLE')
 
     def prepare_for_submission(self, folder):

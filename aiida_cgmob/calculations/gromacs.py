@@ -6,6 +6,7 @@ from aiida import orm
 from aiida.common import datastructures
 
 from aiida_cgmob.analysis import files as descriptor_files
+from aiida_cgmob.exit_codes import define_exit_codes
 from aiida_cgmob.gromacs import StageError, grompp_arguments, plan_stages, write_mdp
 from aiida_cgmob.gromacs.outputs import read_gro
 
@@ -148,7 +149,7 @@ class GromacsCalculation(CgmobCalcJob):
                     help='Production time series: time (ps), potential (kJ/mol), temperature (K), pressure (bar), '
                          'density (kg/m^3).')
         spec.default_output_node = 'output_parameters'
-        cls.define_exit_codes(spec, 'ERROR_STAGE_NOT_REACHED', 'ERROR_OUTPUT_MISSING', 'ERROR_DESCRIPTORS',
+        define_exit_codes(spec, 'ERROR_STAGE_NOT_REACHED', 'ERROR_OUTPUT_MISSING', 'ERROR_DESCRIPTORS',
                               'ERROR_OUT_OF_WALLTIME', 'ERROR_INPUT_REFUSED', 'ERROR_UNSTABLE_INTEGRATION',
                               'ERROR_ENGINE')
 

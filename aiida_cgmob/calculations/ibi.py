@@ -19,7 +19,7 @@ from aiida.common import datastructures
 
 from aiida_cgmob.analysis import files as descriptor_files
 from aiida_cgmob.data import PotentialData, configuration_of
-from aiida_cgmob.exit_codes import EXIT_CODES
+from aiida_cgmob.exit_codes import EXIT_CODES, define_exit_codes
 from aiida_cgmob.ibi import IbiInputError, initial_potential, validate_settings, write_ibi_input
 from aiida_cgmob.ibi.driver import (
     FINAL_POTENTIAL_JSON,
@@ -38,7 +38,13 @@ from aiida_cgmob.lammps import LammpsInputError, lattice_configuration, write_da
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
 from aiida_cgmob.potentials import PotentialError
 
-from .base import CgmobCalcJob, define_descriptor_outputs, omp_threads, port_validator, same_computer_error
+from .base import (
+    CgmobCalcJob,
+    define_descriptor_outputs,
+    omp_threads,
+    port_validator,
+    same_computer_error,
+)
 
 __all__ = ['IbiCalculation', 'ibi_settings', 'target_arrays']
 
@@ -259,7 +265,7 @@ class IbiCalculation(CgmobCalcJob):
         define_descriptor_outputs(spec, namespace='descriptors', required=False)
         spec.default_output_node = 'result'
 
-        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_UNREADABLE', 'ERROR_SCRIPT_CRASHED',
+        define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_UNREADABLE', 'ERROR_SCRIPT_CRASHED',
                               'ERROR_DESCRIPTORS', 'ERROR_OUT_OF_WALLTIME', 'ERROR_INPUT_REFUSED', 'ERROR_ENGINE',
                               'ERROR_DIVERGED', 'ERROR_NOT_CONVERGED')
 

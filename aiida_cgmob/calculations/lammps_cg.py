@@ -21,6 +21,7 @@ from aiida.engine import calcfunction
 
 from aiida_cgmob.analysis import files as descriptor_files
 from aiida_cgmob.data import PotentialData, configuration_node, configuration_of
+from aiida_cgmob.exit_codes import define_exit_codes
 from aiida_cgmob.lammps import Configuration, LammpsInputError, lattice_configuration, parse_log, prepare_run
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
 from aiida_cgmob.lammps.aa_start import configuration_from_gromacs
@@ -204,7 +205,7 @@ class LammpsCgCalculation(CgmobCalcJob):
         spec.output('final_configuration', valid_type=orm.ArrayData,
                     help='Final bead positions (N, 3) and box (3,) in nm, wrapped into the box.')
         spec.default_output_node = 'thermo'
-        cls.define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_MISSING', 'ERROR_OUTPUT_UNREADABLE',
+        define_exit_codes(spec, 'ERROR_NO_OUTPUT', 'ERROR_OUTPUT_MISSING', 'ERROR_OUTPUT_UNREADABLE',
                               'ERROR_DESCRIPTORS', 'ERROR_OUT_OF_WALLTIME', 'ERROR_NO_RESTART_FILE',
                               'ERROR_UNSTABLE_INTEGRATION', 'ERROR_ENGINE')
 
