@@ -18,10 +18,10 @@ from aiida.parsers import Parser
 
 from aiida_cgmob.analysis import files as descriptor_files
 
-#: what reading truncated or malformed descriptor files raises (a truncated npz is a bad zip file)
-DESCRIPTOR_READ_ERRORS = (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile)
+#: what reading a truncated or malformed retrieved file raises (a truncated npz is a bad zip file)
+READ_ERRORS = (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile)
 
-__all__ = ['DESCRIPTOR_READ_ERRORS', 'CgmobParser', 'json_clean', 'log_tail', 'parse_descriptor_files',
+__all__ = ['READ_ERRORS', 'CgmobParser', 'json_clean', 'log_tail', 'parse_descriptor_files',
            'read_descriptor_outcome']
 
 
@@ -134,7 +134,7 @@ class CgmobParser(Parser):
         """
         try:
             nodes, error, log = read_descriptor_outcome(self.retrieved)
-        except DESCRIPTOR_READ_ERRORS as exception:
+        except READ_ERRORS as exception:
             nodes, error, log = None, {'kind': 'unreadable output', 'message': repr(exception)}, ''
         if nodes is None and error is None:
             error = {'kind': 'no output', 'message': log_tail(log)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiida_cgmob.parsers.base import DESCRIPTOR_READ_ERRORS, CgmobParser, log_tail, read_descriptor_outcome
+from aiida_cgmob.parsers.base import READ_ERRORS, CgmobParser, log_tail, read_descriptor_outcome
 
 __all__ = ['DescriptorsParser']
 
@@ -22,7 +22,7 @@ class DescriptorsParser(CgmobParser):
         """Attach the descriptors, or return the exit code of the script's error report."""
         try:
             nodes, error, log = read_descriptor_outcome(self.retrieved)
-        except DESCRIPTOR_READ_ERRORS as exception:
+        except READ_ERRORS as exception:
             return self.exit_codes.ERROR_OUTPUT_UNREADABLE.format(message=repr(exception))
         if error is not None:
             label = self.ERROR_KINDS.get(error['kind'], 'ERROR_TRAJECTORY_UNUSABLE')

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,8 @@ from aiida import orm
 
 from aiida_cgmob.data import PotentialData
 from aiida_cgmob.ibi.driver import FINAL_POTENTIAL_JSON, HISTORY_FILE, LOG_FILE, RESULT_FILE, STATE_FILE, STDOUT_FILE
-from aiida_cgmob.parsers.base import CgmobParser, json_clean, log_tail
-from aiida_cgmob.potentials import Potential, PotentialError
+from aiida_cgmob.parsers.base import READ_ERRORS, CgmobParser, json_clean, log_tail
+from aiida_cgmob.potentials import Potential
 
 __all__ = ['HISTORY_UNITS', 'IbiParser', 'history_node']
 
@@ -118,7 +117,7 @@ class IbiParser(CgmobParser):
         try:
             potential = Potential.from_dict(json.loads(self._read(FINAL_POTENTIAL_JSON) or 'null') or {})
             history = history_node(self._read(HISTORY_FILE, mode='rb') or b'', result)
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, PotentialError) as exception:
+        except READ_ERRORS as exception:  # PotentialError is a ValueError
             return self.exit_codes.ERROR_OUTPUT_UNREADABLE.format(
                 message=f'{FINAL_POTENTIAL_JSON} or {HISTORY_FILE}: {exception}')
         self.out('potential', PotentialData(potential))
