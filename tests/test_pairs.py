@@ -16,25 +16,26 @@ def numpy_counts(xyz: np.ndarray, box: np.ndarray, bin_width: float, n_bins: int
     return np.bincount(np.minimum((distance / bin_width).astype(int), n_bins), minlength=n_bins + 1)[:n_bins]
 
 
-@pytest.mark.parametrize('edges, r_max', [
-    ((3.0, 3.0, 3.0), 1.4),  # all pairs (box < 3.2 r_max)
-    ((4.1, 3.3, 5.0), 1.6),  # all pairs, a box with three different edges
-    ((6.0, 6.5, 7.0), 1.0),  # cell list: 12-14 cells per edge
-    ((5.0, 5.0, 9.0), 1.5),  # cell list: 6, 6 and 12 cells
+@pytest.mark.parametrize('edges, r_max, cell_list', [
+    ((3.0, 3.0, 3.0), 1.4, None),  # all pairs (box < CELL_LIST_FACTOR r_max)
+    ((4.1, 3.3, 5.0), 1.6, None),  # all pairs, a box with three different edges
+    ((6.0, 6.5, 7.0), 1.0, None),  # cell list: 12-14 cells per edge
+    ((4.0, 4.0, 9.0), 1.5, True),  # cell list: 5, 5 and 12 cells (the smallest stencil)
+    ((6.0, 6.5, 7.0), 1.0, False),  # all pairs where a cell list would be chosen
 ])
-def test_pair_counts_match_numpy(edges, r_max):
+def test_pair_counts_match_numpy(edges, r_max, cell_list):
     """Every pair is counted once, with its minimum-image distance, by both the all-pairs and the cell-list path."""
     rng = np.random.default_rng(3)
     box = np.array(edges)
     bin_width = 0.02
     n_bins = int(round(r_max / bin_width))
     frames = rng.uniform(-1.0, 2.0, size=(3, 300, 3)) * box  # any periodic image, as trajectories give them
-    counts = pair_counts(frames, np.tile(box, (3, 1)), bin_width, n_bins)
+    counts = pair_counts(frames, np.tile(box, (3, 1)), bin_width, n_bins, cell_list=cell_list)
     assert counts.shape == (3, n_bins)
     for frame, row in zip(frames, counts, strict=True):
         np.testing.assert_array_equal(row, numpy_counts(frame, box, bin_width, n_bins))
-    uses_cells = min(edges) >= CELL_LIST_FACTOR * r_max
-    assert uses_cells == (edges[0] >= 5.0)
+    if cell_list is None:  # the automatic choice of these cases
+        assert (min(edges) >= CELL_LIST_FACTOR * r_max) == (edges[0] == 6.0)
 
 
 def test_simple_cubic_lattice_shells():
@@ -44,8 +45,8 @@ def test_simple_cubic_lattice_shells():
     box = np.full(3, a * cells)
     n = len(grid)
     bin_width = 0.03  # no shell on a bin edge
-    for n_bins in (35, 55):  # r_max 1.05 nm: cell list (5 nm >= 3.2 x 1.05); 1.65 nm: all pairs
-        counts = pair_counts(grid[None] + 0.013, box[None], bin_width, n_bins)[0]
+    for n_bins, cell_list in ((35, True), (35, False), (55, None)):  # r_max 1.05 nm and 1.65 nm
+        counts = pair_counts(grid[None] + 0.013, box[None], bin_width, n_bins, cell_list=cell_list)[0]
         for distance, neighbours in ((a, 6), (a * np.sqrt(2), 12), (a * np.sqrt(3), 8), (2 * a, 6)):
             assert counts[int(distance / bin_width)] == n * neighbours // 2, distance
         below = int(1.1 / bin_width)  # the next shell is at a sqrt5 = 1.118 nm
@@ -70,6 +71,8 @@ def test_pair_counts_agree_with_mdanalysis_pair_list():
 def test_pair_counts_refuses_r_max_beyond_half_the_box():
     with pytest.raises(ValueError, match='exceeds half the smallest box edge'):
         pair_counts(np.zeros((1, 2, 3)), np.array([[3.0, 3.0, 2.0]]), 0.1, 11)
+    with pytest.raises(ValueError, match='a cell list needs box edges >= 2.5 r_max'):
+        pair_counts(np.zeros((1, 2, 3)), np.array([[3.0, 3.0, 3.0]]), 0.1, 13, cell_list=True)
 
 
 def test_orthorhombic():
