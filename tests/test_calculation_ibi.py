@@ -166,7 +166,7 @@ def test_converges_and_recovers_the_potential(converged, lammps_code):
     # the potential: validated on storing, the one of the last iteration, ending at the cutoff
     potential_node = node.outputs.potential
     assert isinstance(potential_node, PotentialData) and potential_node.is_stored
-    assert potential_node.cutoff == CUTOFF and potential_node.origin == 'ihnc iteration 1'
+    assert potential_node.cutoff == CUTOFF and potential_node.origin == 'iteration 1: ihnc x1 from iteration 0'
     assert np.allclose(potential_node.get_array('energy'), potential[1])
     assert potential_node.base.attributes.get('units')['energy'] == 'kJ/mol'
 
@@ -250,7 +250,8 @@ def test_interrupted_job_is_continued_by_the_work_chain(killed_ibi_code, lammps_
     assert second.inputs.parent_folder.pk == first.outputs.remote_folder.pk
     assert second.outputs.result['resumed_at'] == [1]
     assert list(node.outputs.history.get_array('iteration')) == [0, 1]
-    assert node.outputs.result['converged'] is True and node.outputs.potential.origin == 'ihnc iteration 1'
+    assert node.outputs.result['converged'] is True
+    assert node.outputs.potential.origin == 'iteration 1: ihnc x1 from iteration 0'
     log = second.outputs.retrieved.base.repository.get_object_content('ibi.log')
     assert log.index('   0 ') < log.index('# resumed at iteration 1') < log.index('   1 ')
 

@@ -2,7 +2,7 @@
 
 The directory holds ``ibi_input.json`` and ``target.npz`` (see ``aiida_cgmob.ibi.driver``).  Running
 the command again in the same directory resumes from the last completed iteration.  Exit status:
-0 converged, 3 not converged within max_iterations (the best potential is still written), 4 diverged,
+0 converged, 3 not converged within max_iterations or stalled (the best potential is still written), 4 diverged,
 5 LAMMPS failed, 2 bad input (``ibi_result.json`` says why in every case), 1 bad arguments.
 """
 
@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f'cgmob-ibi: bad input: {message}', file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f'cgmob-ibi: {result["status"]}: {result["message"]}')
-    return {'converged': EXIT_CONVERGED, 'not_converged': EXIT_NOT_CONVERGED, 'diverged': EXIT_DIVERGED,
+    return {'converged': EXIT_CONVERGED, 'not_converged': EXIT_NOT_CONVERGED, 'stalled': EXIT_NOT_CONVERGED,
+            'diverged': EXIT_DIVERGED,
             'engine_failure': EXIT_ENGINE}[result['status']]
 
 

@@ -66,6 +66,10 @@ STDOUT_FILE = 'cgmob-ibi.out'  # the script's stdout and stderr, as the jobs cap
 FINAL_POTENTIAL_TABLE = 'final_potential.table'
 ITERATIONS_DIR = 'iterations'
 
+STEP_CONTROLS = ('adaptive', 'fixed')
+#: adaptive step control: an iteration counts as a new best when its RMS is below (1 - this) x the best so far
+STALL_MARGIN = 0.02
+
 # exit statuses of the console script, one per outcome (the parser maps them to CalcJob exit codes)
 EXIT_CONVERGED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_DIVERGED, EXIT_ENGINE = 0, 2, 3, 4, 5
 
@@ -91,6 +95,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     'pressure_max_amplitude': 0.1,  # of kT ('simple')
     'pressure_scale': 3e-3,  # per bar ('simple': amplitude = max_amplitude kT min(1, scale |dP|))
     'divergence_factor': 3.0,  # diverged when RMS exceeds this times the best RMS (and 0.05) twice in a row
+    'step_control': 'adaptive',  # 'adaptive': damp, back-track, fall back and stop when stalled (see run());
+    # 'fixed': every update alpha x (method) from the last iteration, as VOTCA does
+    'alpha_min': 0.125,  # adaptive: the step is never damped below this
+    'backtrack_factor': 1.25,  # adaptive: an iteration this much worse than the best restarts from the best
+    'stall_iterations': 6,  # adaptive: this many iterations without a new best (by 2 %) count as a stall
+    'fallback_method': 'ibi',  # adaptive: the method a stalled inversion continues with; None: stop at the stall
     'keep_trajectories': False,  # keep every iteration's xtc (large); the last one is always kept
     'final_descriptors': True,  # D, g(r), density of the final potential's run (needs a long enough run)
     'descriptor_settings': {},  # passed to compute_descriptors for the final run
@@ -147,6 +157,10 @@ def validate_settings(settings: dict | None) -> dict:
         raise IbiInputError(f"pressure_method must be 'virial' or 'simple', got {s['pressure_method']!r}")
     if s['method'] not in METHODS:
         raise IbiInputError(f'method must be one of {METHODS}, got {s["method"]!r}')
+    if s['fallback_method'] is not None and s['fallback_method'] not in METHODS:
+        raise IbiInputError(f'fallback_method must be one of {METHODS} or null, got {s["fallback_method"]!r}')
+    if s['step_control'] not in STEP_CONTROLS:
+        raise IbiInputError(f'step_control must be one of {STEP_CONTROLS}, got {s["step_control"]!r}')
     if s['initial_guess'] not in ('hnc', 'pmf'):
         raise IbiInputError(f"initial_guess must be 'hnc' or 'pmf', got {s['initial_guess']!r}")
     def number(name: str, minimum: float | None = 0.0, strict: bool = True) -> None:
@@ -159,11 +173,15 @@ def validate_settings(settings: dict | None) -> dict:
             raise IbiInputError(f'{name} must be a number{bound}, got {value!r}')
 
     for name in ('temperature', 'cutoff', 'bin_width', 'tolerance', 'alpha', 's_floor', 'g_min', 'divergence_factor',
-                 'pressure_fraction', 'pressure_max_amplitude', 'pressure_scale'):
+                 'pressure_fraction', 'pressure_max_amplitude', 'pressure_scale', 'alpha_min'):
         number(name)
+    number('backtrack_factor', 1.0)
+    if not s['alpha_min'] <= s['alpha']:
+        raise IbiInputError(f'alpha_min ({s["alpha_min"]!r}) must not exceed alpha ({s["alpha"]!r})')
+    for name in ('max_iterations', 'stall_iterations'):
+        if isinstance(s[name], bool) or not isinstance(s[name], int) or s[name] < 1:
+            raise IbiInputError(f'{name} must be an integer >= 1, got {s[name]!r}')
     number('tail_width', 0.0, strict=False)
-    if isinstance(s['max_iterations'], bool) or not isinstance(s['max_iterations'], int) or s['max_iterations'] < 1:
-        raise IbiInputError(f'max_iterations must be an integer >= 1, got {s["max_iterations"]!r}')
     if isinstance(s['smoothing'], bool) or not isinstance(s['smoothing'], int) or s['smoothing'] < 1 \
             or s['smoothing'] % 2 == 0:
         raise IbiInputError(f'smoothing must be an odd integer >= 1 (points), got {s["smoothing"]!r}')
@@ -287,7 +305,7 @@ def initial_potential(r: np.ndarray, g_target: np.ndarray, settings: dict, numbe
 
 
 def updated_potential(potential: Potential, r: np.ndarray, delta: np.ndarray, settings: dict,
-                      iteration: int) -> Potential:
+                      iteration: int, step: str | None = None) -> Potential:
     """Return U + dU (kJ/mol) on the potential's grid.
 
     dU comes from the bins below the cutoff, smoothed, held constant into the core (where g carried no
@@ -303,6 +321,8 @@ def updated_potential(potential: Potential, r: np.ndarray, delta: np.ndarray, se
         Validated IBI settings (``smoothing``, ``tail_width``, ``method``, ``alpha``).
     iteration
         Number of the iteration, recorded as the potential's origin.
+    step
+        The update that made ``delta`` (method, step, base iteration); default ``method x alpha`` of ``settings``.
     """
     r_pot, cutoff = potential.r, potential.cutoff
     below = r < cutoff - 1e-9
@@ -318,10 +338,11 @@ def updated_potential(potential: Potential, r: np.ndarray, delta: np.ndarray, se
     if settings['tail_width'] > 0:
         delta = delta * cosine_switch(r_pot, cutoff - settings['tail_width'], cutoff)
     treatment = dict(potential.treatment)
-    treatment['update'] = (f'{settings["method"]} x{settings["alpha"]:g}, running mean over {settings["smoothing"]} '
-                           'points, constant into the core, switched off over the tail')
+    step = step or f'{settings["method"]} x{settings["alpha"]:g}'
+    treatment['update'] = (f'{step}, running mean over {settings["smoothing"]} points, constant into the core, '
+                           'switched off over the tail')
     return Potential.from_energy(r_pot, potential.energy + delta, shift=True, treatment=treatment,
-                                 origin=f'{settings["method"]} iteration {iteration}')
+                                 origin=f'iteration {iteration}: {step}')
 
 
 @dataclass
@@ -460,45 +481,99 @@ class IbiRun:
             except (DescriptorError, ValueError) as exception:
                 status, message = 'engine_failure', f'iteration {iteration}: {exception}'
                 break
-            self._log(f'{iteration:4d} {record.rms:.5f} {record.pressure_bar:10.1f} '
-                      f'{record.lammps_seconds + record.analysis_seconds:8.1f}')
             state['records'].append(record.to_dict())
             state['potentials'].append(state['potential'])
             state['g'].append(g.tolist())
             state['configuration'] = str(Path(ITERATIONS_DIR) / f'{iteration:03d}' / FINAL_DATA)
-            previous_best = state['best']
-            if not np.isfinite(record.rms):
-                status, message = 'diverged', f'iteration {iteration}: RMS(g - g_target) is not finite'
-            elif previous_best is None or record.rms < state['records'][previous_best]['rms']:
-                state['best'] = len(state['records']) - 1
-            best_rms = state['records'][state['best']]['rms'] if state['best'] is not None else float('inf')
-            state['rising'] = state['rising'] + 1 if record.rms > max(s['divergence_factor'] * best_rms, 0.05) else 0
-            if status is None and record.rms < s['tolerance']:
-                status = 'converged'
-                message = f'RMS(g - g_target) = {record.rms:.4g} < {s["tolerance"]:g} at iteration {iteration}'
-            elif status is None and state['rising'] >= 2:
-                status = 'diverged'
-                message = (f'RMS(g - g_target) = {record.rms:.4g} at iteration {iteration}, more than '
-                           f'{s["divergence_factor"]:g} x the best {best_rms:.4g} twice in a row')
+            status, message = self._assess(state)
             if status is None:
                 try:
-                    delta = potential_update(self.r, g, self.g_target, s['temperature'], record.number_density,
-                                             s['method'], s['alpha'], s['s_floor'])
-                    if s['pressure_target'] is not None and s['pressure_method'] == 'virial':
-                        delta = delta + virial_pressure_ramp(self.r, g, s['cutoff'], record.pressure_bar,
-                                                             s['pressure_target'], record.number_density,
-                                                             s['pressure_fraction'])
-                    elif s['pressure_target'] is not None:
-                        delta = delta + pressure_ramp(self.r, s['cutoff'], record.pressure_bar, s['pressure_target'],
-                                                      s['temperature'], s['pressure_max_amplitude'],
-                                                      s['pressure_scale'])
-                    state['potential'] = updated_potential(potential, self.r, delta, s, iteration + 1).to_dict()
+                    state['potential'] = self._next_potential(state).to_dict()
                 except (ValueError, PotentialError) as exception:
                     status, message = 'diverged', f'update after iteration {iteration} failed: {exception}'
+            step = state['records'][-1].get('next_step') or {}
+            self._log(f'{iteration:4d} {record.rms:.5f} {record.pressure_bar:10.1f} '
+                      f'{record.lammps_seconds + record.analysis_seconds:8.1f}'
+                      + (f'  next: {step["method"]} x{step["alpha"]:g} from {step["from_iteration"]}' if step else ''))
             state['next_iteration'] = iteration + 1
             self._prune_trajectories(state)
             self._save_state(state)
         return self._finish(state, status, message)
+
+    def _assess(self, state: dict) -> tuple[str | None, str]:
+        """Judge the iteration just recorded: (status, message) when the loop ends, else (None, '').
+
+        Updates the best iteration, the divergence count and, under adaptive step control, the stall count:
+        ``stall_iterations`` iterations without a new best by :data:`STALL_MARGIN` switch to
+        ``fallback_method`` once (from the best potential, full step) and end the loop as ``stalled`` the
+        second time, with the best potential as the result.
+        """
+        s, records = self.settings, state['records']
+        record, previous_best = records[-1], state['best']
+        if not np.isfinite(record['rms']):
+            return 'diverged', f'iteration {record["iteration"]}: RMS(g - g_target) is not finite'
+        if previous_best is None or record['rms'] < records[previous_best]['rms']:
+            state['best'] = len(records) - 1
+        new_best = previous_best is None or record['rms'] < (1 - STALL_MARGIN) * records[previous_best]['rms']
+        state['since_best'] = 0 if new_best else state.get('since_best', 0) + 1
+        best = records[state['best']]
+        state['rising'] = state['rising'] + 1 if record['rms'] > max(s['divergence_factor'] * best['rms'], 0.05) else 0
+        if record['rms'] < s['tolerance']:
+            return 'converged', (f'RMS(g - g_target) = {record["rms"]:.4g} < {s["tolerance"]:g} at iteration '
+                                 f'{record["iteration"]}')
+        if state['rising'] >= 2:
+            return 'diverged', (f'RMS(g - g_target) = {record["rms"]:.4g} at iteration {record["iteration"]}, more '
+                                f'than {s["divergence_factor"]:g} x the best {best["rms"]:.4g} twice in a row')
+        if s['step_control'] != 'adaptive' or state['since_best'] < s['stall_iterations']:
+            return None, ''
+        method = state.get('method', s['method'])
+        if s['fallback_method'] is not None and method != s['fallback_method'] and 'fallback_iteration' not in state:
+            state.update(method=s['fallback_method'], alpha=s['alpha'], since_best=0, from_best=True,
+                         fallback_iteration=record['iteration'])
+            self._log(f'# stalled: no new best for {s["stall_iterations"]} iterations (best {best["rms"]:.4g} at '
+                      f'iteration {best["iteration"]}); continuing with {s["fallback_method"]} from the best potential')
+            return None, ''
+        return 'stalled', (f'RMS(g - g_target) stalled at {best["rms"]:.4g} (iteration {best["iteration"]}, tolerance '
+                           f'{s["tolerance"]:g}): no iteration improved on it by {STALL_MARGIN:.0%} in the last '
+                           f'{s["stall_iterations"]}' + (f', also after falling back to {method}'
+                                                         if 'fallback_iteration' in state else '')
+                           + '; the best potential is the result')
+
+    def _next_potential(self, state: dict) -> Potential:
+        """Return the next iteration's potential: an update of the last (or, back-tracking, the best) iteration.
+
+        Adaptive step control halves the step (down to ``alpha_min``) after an iteration worse than the one
+        before, restarts from the best iteration (and halves the step) after one ``backtrack_factor`` worse than
+        the best, and grows the step by 1.5 (up to ``alpha``) after an improvement: a damped Newton iteration
+        that does not trust a step the noise of g(r) or a too-long step has spoiled.
+        """
+        s, records = self.settings, state['records']
+        last = len(records) - 1
+        method, alpha, base = state.get('method', s['method']), state.get('alpha', s['alpha']), last
+        if s['step_control'] == 'adaptive' and last > 0:
+            if state.pop('from_best', False):
+                base = state['best']
+            elif records[last]['rms'] > s['backtrack_factor'] * records[state['best']]['rms']:
+                base, alpha = state['best'], max(alpha / 2, s['alpha_min'])
+            elif records[last]['rms'] > records[last - 1]['rms']:
+                alpha = max(alpha / 2, s['alpha_min'])
+            else:
+                alpha = min(alpha * 1.5, s['alpha'])
+        state['method'], state['alpha'] = method, alpha
+        origin = records[base]
+        records[last]['next_step'] = {'method': method, 'alpha': alpha, 'from_iteration': origin['iteration']}
+        g = np.asarray(state['g'][base])
+        delta = potential_update(self.r, g, self.g_target, s['temperature'], origin['number_density'], method, alpha,
+                                 s['s_floor'])
+        if s['pressure_target'] is not None and s['pressure_method'] == 'virial':
+            delta = delta + virial_pressure_ramp(self.r, g, s['cutoff'], origin['pressure_bar'], s['pressure_target'],
+                                                 origin['number_density'], s['pressure_fraction'])
+        elif s['pressure_target'] is not None:
+            delta = delta + pressure_ramp(self.r, s['cutoff'], origin['pressure_bar'], s['pressure_target'],
+                                          s['temperature'], s['pressure_max_amplitude'], s['pressure_scale'])
+        step = f'{method} x{alpha:g} from iteration {origin["iteration"]}'
+        return updated_potential(Potential.from_dict(state['potentials'][base]), self.r, delta, s,
+                                 records[last]['iteration'] + 1, step=step)
 
     def _prune_trajectories(self, state: dict) -> None:
         """Keep the xtc of the latest and the best iteration (the final descriptors need it)."""
@@ -514,6 +589,7 @@ class IbiRun:
     def _finish(self, state: dict, status: str, message: str) -> dict:
         records = state['records']
         result = {'status': status, 'message': message, 'converged': status == 'converged',
+                  'step_control': self.settings['step_control'],
                   'iterations': len(records), 'fit_range_nm': list(self.fit_range),
                   'tolerance': self.settings['tolerance'], 'method': self.settings['method'],
                   'units': {'pressure': 'bar', 'rms': 'dimensionless (g)', 'time': 's', 'number_density': 'nm^-3'}}
@@ -528,6 +604,7 @@ class IbiRun:
                 'final_iteration': final['iteration'], 'rms_final': final['rms'], 'rms_last': records[-1]['rms'],
                 'pressure_final_bar': final['pressure_bar'], 'number_density_final': final['number_density'],
                 'seconds_per_iteration': float(np.mean(seconds)),
+                'fallback_iteration': state.get('fallback_iteration'),
                 'lammps_seconds_per_iteration': float(np.mean([record['lammps_seconds'] for record in records])),
             })
             write_history(self.directory / HISTORY_FILE, self.r, self.g_target, state)
@@ -556,8 +633,9 @@ def write_history(path: Path, r: np.ndarray, g_target: np.ndarray, state: dict) 
     """Write all iterations as arrays into an ``.npz`` file.
 
     Per-iteration scalars (I,), the potential used (I, R) on ``r_potential``, the g(r) it gave (I, G) on
-    ``r`` next to ``g_target``.  Units: r nm, potential kJ/mol, force kJ/mol/nm, pressure bar, time ps
-    (``timestep_ps``) and s (``seconds``), number density nm^-3.
+    ``r`` next to ``g_target``; the update made after each iteration (``next_method``, ``next_alpha``,
+    ``next_from_iteration``: '' / NaN / -1 when none followed).  Units: r nm, potential kJ/mol, force
+    kJ/mol/nm, pressure bar, time ps (``timestep_ps``) and s (``seconds``), number density nm^-3.
     """
     records = state['records']
     potentials = [Potential.from_dict(item) for item in state['potentials']]
@@ -573,6 +651,9 @@ def write_history(path: Path, r: np.ndarray, g_target: np.ndarray, state: dict) 
         r_potential=potentials[0].r, potential=np.array([p.energy for p in potentials]),
         force=np.array([p.force for p in potentials]),
         r=r, g=np.array(state['g']), g_target=g_target,
+        next_method=np.array([record.get('next_step', {}).get('method', '') for record in records]),
+        next_alpha=np.array([record.get('next_step', {}).get('alpha', np.nan) for record in records]),
+        next_from_iteration=np.array([record.get('next_step', {}).get('from_iteration', -1) for record in records]),
     )
 
 

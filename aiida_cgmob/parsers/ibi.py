@@ -25,12 +25,13 @@ __all__ = ['HISTORY_UNITS', 'IbiParser', 'history_node']
 HISTORY_UNITS = {
     'iteration': '1', 'rms': 'dimensionless (g)', 'pressure_bar': 'bar', 'pressure_std_bar': 'bar',
     'number_density': 'nm^-3', 'timestep_ps': 'ps', 'seconds': 's', 'r_potential': 'nm', 'potential': 'kJ/mol',
-    'force': 'kJ/mol/nm', 'r': 'nm', 'g': 'dimensionless', 'g_target': 'dimensionless',
+    'force': 'kJ/mol/nm', 'r': 'nm', 'g': 'dimensionless', 'g_target': 'dimensionless', 'next_method': '-',
+    'next_alpha': 'dimensionless', 'next_from_iteration': '1',
 }
 #: script status -> exit code label (None: success)
 STATUS_EXIT_CODES = {
-    'converged': None, 'not_converged': 'ERROR_NOT_CONVERGED', 'diverged': 'ERROR_DIVERGED',
-    'engine_failure': 'ERROR_ENGINE', 'bad_input': 'ERROR_INPUT_REFUSED',
+    'converged': None, 'not_converged': 'ERROR_NOT_CONVERGED', 'stalled': 'ERROR_NOT_CONVERGED',
+    'diverged': 'ERROR_DIVERGED', 'engine_failure': 'ERROR_ENGINE', 'bad_input': 'ERROR_INPUT_REFUSED',
 }
 TRACEBACK = 'Traceback (most recent call last):'
 RESUMED = re.compile(r'^# resumed at iteration (\d+)', re.MULTILINE)
