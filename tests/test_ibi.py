@@ -172,6 +172,19 @@ def test_real_inversion_converges_towards_the_target_and_resumes(tmp_path, lj_ta
     assert kept == sorted({f'{int(np.argmin(history["rms"])):03d}', '002'})
 
 
+def test_plain_ibi_measures_g_only_to_the_cutoff(tmp_path, lj_target):
+    """A real plain-IBI iteration: g(r) is measured to the cutoff (what the update needs), NaN beyond."""
+    r, g, _ = lj_target
+    settings = {'cutoff': 0.9, 'max_iterations': 1, 'tolerance': 1e-6, 'method': 'ibi', 'step_control': 'fixed',
+                'final_descriptors': False}
+    write_ibi_input(tmp_path, r, g, lmp=_lmp(), threads=1, settings=settings, lammps_settings=RUN, **LJ_STATE)
+    run_ibi(tmp_path)
+    history = np.load(tmp_path / 'ibi_history.npz')
+    measured = history['r'] < 0.9
+    assert np.all(np.isfinite(history['g'][0][measured])) and np.all(np.isnan(history['g'][0][~measured]))
+    assert history['r'][-1] > 1.0  # the target's grid goes further (half the box)
+
+
 def test_console_script_reports_bad_input(tmp_path):
     from aiida_cgmob.ibi.cli import main
 

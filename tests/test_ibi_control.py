@@ -128,3 +128,17 @@ def test_bad_step_control_settings_name_the_field(tmp_path, settings, field):
     r, g_target = target_grid()
     with pytest.raises(IbiInputError, match=field):
         write_ibi_input(tmp_path, r, g_target, settings=settings, **STATE)
+
+
+@pytest.mark.parametrize('settings, expected', [
+    ({}, 2.5),  # ihnc (falling back to ibi): the Ornstein-Zernike step needs the whole grid
+    ({'method': 'ibi', 'step_control': 'fixed'}, 1.4),  # plain IBI: the cutoff
+    ({'method': 'ibi'}, 1.4),  # ibi falling back to ibi
+    ({'method': 'ibi', 'fallback_method': 'ihnc'}, 2.5),
+])
+def test_g_is_measured_only_as_far_as_the_update_needs(settings, expected):
+    from aiida_cgmob.ibi.driver import g_range, validate_settings
+
+    r = 0.01 * (np.arange(250) + 0.5)
+    assert g_range(validate_settings(settings), r) == pytest.approx(expected)
+

@@ -272,6 +272,24 @@ def inversion_grid(settings: dict, target: Target, box: np.ndarray) -> tuple[np.
     return r, g_target, tuple(float(value) for value in fit_range)
 
 
+def g_range(settings: dict, r: np.ndarray) -> float:
+    """Return how far (nm) each iteration's g(r) is measured: as far as the updates need, no further.
+
+    Plain IBI (``ibi`` without an ``ihnc`` fall-back) updates U(r) from g(r) at the same r, so the cutoff
+    suffices.  The iterative-HNC step goes through the Ornstein-Zernike transform, which couples every r:
+    measured on a 1000-bead liquid, cutting g(r) at the cutoff (1.4 nm) instead of half the box (3 nm)
+    changed the step inside the cutoff by up to a quarter of its size (an eighth at 2 nm), so it takes the
+    whole grid, up to half the box.
+    """
+    methods = {settings['method']}
+    if settings['step_control'] == 'adaptive' and settings['fallback_method'] is not None:
+        methods.add(settings['fallback_method'])
+    edge = float(r[-1] + settings['bin_width'] / 2)
+    if 'ihnc' in methods:
+        return edge
+    return min(edge, settings['bin_width'] * np.ceil(settings['cutoff'] / settings['bin_width'] - 1e-9))
+
+
 def grid(bin_width: float, r_max: float) -> np.ndarray:
     """Bin centres (k + 1/2) bin_width of the g(r) histograms up to ``r_max`` (nm)."""
     return bin_width * (np.arange(int(np.floor(r_max / bin_width + 1e-9))) + 0.5)
@@ -382,6 +400,7 @@ class IbiRun:
         target = Target.read(self.directory / TARGET_FILE)
         self.configuration = self._start_configuration()
         self.r, self.g_target, self.fit_range = inversion_grid(self.settings, target, self.configuration.box)
+        self.g_range = g_range(self.settings, self.r)
         self.kT = BOLTZMANN_KJ * self.settings['temperature']
 
     def _start_configuration(self):
@@ -426,9 +445,9 @@ class IbiRun:
         lammps_seconds = time.perf_counter() - start
         start = time.perf_counter()
         trajectory = read_beads(run_directory / TRAJECTORY_NAME, self.input['mass'])
-        rdf = radial_distribution(trajectory, r_max=float(self.r[-1] + self.settings['bin_width'] / 2),
-                                  bin_width=self.settings['bin_width'])
-        g = rdf.g[: self.r.size]
+        rdf = radial_distribution(trajectory, r_max=self.g_range, bin_width=self.settings['bin_width'])
+        g = np.full(self.r.size, np.nan)  # NaN beyond g_range: not measured, not needed
+        g[: rdf.g.size] = rdf.g[: self.r.size]
         averages = log.averages()
         density = trajectory.n_beads / averages['volume_nm3'] if 'volume_nm3' in averages else float('nan')
         record = IterationRecord(
