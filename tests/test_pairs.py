@@ -88,3 +88,19 @@ def test_threads_follow_the_job(monkeypatch):
     assert set_threads() == 1
     assert numba.get_num_threads() == 1
     assert set_threads(10**6) == numba.config.NUMBA_NUM_THREADS
+
+
+def _count_in_child(seed: int) -> int:
+    positions = np.random.default_rng(seed).uniform(0, 4, (2, 200, 3))
+    return int(pair_counts(positions, np.full((2, 3), 4.0), 0.01, 150).sum())
+
+
+def test_a_process_may_fork_after_counting():
+    """GNU OpenMP aborts a process that forks after using it; the kernel's threading layer must allow it."""
+    import concurrent.futures
+    import multiprocessing
+
+    assert _count_in_child(0) > 0
+    context = multiprocessing.get_context('fork')
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        assert all(count > 0 for count in pool.map(_count_in_child, [1, 2]))

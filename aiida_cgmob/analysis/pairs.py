@@ -41,6 +41,10 @@ def set_threads(threads: int | None = None) -> int:
     """
     import numba
 
+    if 'NUMBA_THREADING_LAYER' not in os.environ:
+        # numba would pick GNU OpenMP, which aborts a process that forks after using it (multiprocessing's
+        # default on Linux: a pool started after the descriptors were computed); its own queue is fork-safe
+        numba.config.THREADING_LAYER = 'workqueue'
     if threads is None:
         value = os.environ.get('OMP_NUM_THREADS', '')
         threads = int(value) if value.isdigit() and int(value) > 0 else numba.config.NUMBA_NUM_THREADS
