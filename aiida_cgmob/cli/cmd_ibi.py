@@ -40,16 +40,22 @@ def format_ibi(outputs: dict, indent: str = '  ', shown: str = '') -> str:
     if 'history' in outputs:
         history = outputs['history']
         lines.append(f'method            {result.get("method")}, RMS over {result.get("fit_range_nm")} nm, tolerance '
-                     f'{result.get("tolerance")}')
-        lines.append(f'{"iteration":>9s} {"RMS(g)":>9s} {"P/bar":>9s} {"+-":>7s} {"rho/nm^-3":>10s} {"s":>7s}')
+                     f'{result.get("tolerance")}, step control {result.get("step_control", "fixed")}')
+        lines.append(f'{"iteration":>9s} {"RMS(g)":>9s} {"P/bar":>9s} {"+-":>7s} {"rho/nm^-3":>10s} {"s":>7s}  '
+                     'next update')
         arrays = {name: history.get_array(name) for name in ('iteration', 'rms', 'pressure_bar', 'pressure_std_bar',
                                                              'number_density', 'seconds')}
+        names = history.get_arraynames()
+        steps = ([history.get_array(name) for name in ('next_method', 'next_alpha', 'next_from_iteration')]
+                 if 'next_method' in names else None)
         final = result.get('final_iteration')
         for index, iteration in enumerate(arrays['iteration']):
+            step = (f'  {steps[0][index]} x{steps[1][index]:g} from {steps[2][index]}'
+                    if steps is not None and steps[0][index] else '')
             mark = '  <- final potential' if iteration == final else ''
             lines.append(f'{iteration:9d} {arrays["rms"][index]:9.5f} {arrays["pressure_bar"][index]:9.1f} '
                          f'{arrays["pressure_std_bar"][index]:7.1f} {arrays["number_density"][index]:10.4f} '
-                         f'{arrays["seconds"][index]:7.1f}{mark}')
+                         f'{arrays["seconds"][index]:7.1f}{step}{mark}')
         lines.append(f'final potential   iteration {final}: RMS {_number(result.get("rms_final"))}, pressure '
                      f'{_number(result.get("pressure_final_bar"), "{:.1f}")} bar; '
                      f'{_number(result.get("seconds_per_iteration"), "{:.1f}")} s per iteration')
