@@ -178,7 +178,8 @@ def summarise(target: str, variant: str, directory: Path) -> dict:
     import numpy as np
 
     result = json.loads((directory / 'ibi_result.json').read_text())
-    summary = {'target': target, 'variant': variant, 'status': result['status'], 'message': result.get('message', '')}
+    summary = {'target': target, 'variant': variant, 'status': result['status'], 'message': result.get('message', ''),
+               'pressure_target_bar': target_data(target)['pressure_bar']}
     history_file = directory / 'ibi_history.npz'
     if history_file.is_file():
         with np.load(history_file) as history:
@@ -200,9 +201,10 @@ def table(summaries: list[dict]) -> str:
                      s.get('first_0.01') if s.get('first_0.01') is not None else '-',
                      f'{s["best_rms"]:.4f}' if 'best_rms' in s else '-', s.get('iterations', '-'), s['status'],
                      f'{s["pressure_final_bar"]:.0f}' if 'pressure_final_bar' in s else '-',
+                     f'{s["pressure_target_bar"]:.0f}' if 'pressure_target_bar' in s else '-',
                      f'{s["seconds"]:.0f}' if 'seconds' in s else '-'])
     return _common.format_table(['target', 'variant', '<0.02 at', '<0.01 at', 'best RMS', 'iterations', 'outcome',
-                                 'P final/bar', 's'], rows, 'llrrrrlrr')
+                                 'P final/bar', 'P target/bar', 's'], rows, 'llrrrrlrrr')
 
 
 def totals(summaries: list[dict], variants: list[str]) -> str:
@@ -223,6 +225,46 @@ def totals(summaries: list[dict], variants: list[str]) -> str:
         rows.append(row)
     return _common.format_table(['variant', 'targets', 'reached 0.02', 'median it.', 'reached 0.01', 'median it.',
                                  'outcomes'], rows, 'lrrrrrl')
+
+
+def plot(jobs: list[tuple[str, str]], tag: str) -> Path | None:
+    """RMS and pressure per iteration, one column per target, one line per variant: results/<name>.png."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    targets = list(dict.fromkeys(target for target, _ in jobs))
+    histories = {}
+    for target, variant in jobs:
+        path = folder(target, variant, tag) / 'ibi_history.npz'
+        if path.is_file():
+            with np.load(path) as data:
+                histories[target, variant] = (data['iteration'], data['rms'], data['pressure_bar'])
+    if not histories:
+        return None
+    columns = min(len(targets), 6)
+    rows = 2 * int(np.ceil(len(targets) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False, sharex=True)
+    for index, target in enumerate(targets):
+        top, bottom = axes[2 * (index // columns), index % columns], axes[2 * (index // columns) + 1, index % columns]
+        for (name, variant), (iteration, rms, pressure) in histories.items():
+            if name == target:
+                top.semilogy(iteration, rms, marker='.', label=variant)
+                bottom.plot(iteration, pressure, marker='.', label=variant)
+        for level in (0.02, 0.01):
+            top.axhline(level, color='grey', lw=0.6, ls='--')
+        top.set_title(target, fontsize=9)
+        top.set_ylabel('RMS(g - g_target)')
+        bottom.set_ylabel('P / bar')
+        bottom.set_xlabel('iteration')
+    axes[0, 0].legend(fontsize=7)
+    figure.tight_layout()
+    path = _common.RESULTS_DIR / f'{NAME}{tag}.png'
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
 
 
 def main(argv=None) -> int:
@@ -256,6 +298,9 @@ def main(argv=None) -> int:
              f'0.01 nm bins; {args.jobs} inversions at once with {args.threads} LAMMPS thread(s) each',
              f'variants: {json.dumps({v: VARIANTS[v] for v in args.variants})}', '',
              table(summaries), '', 'per variant:', totals(summaries, args.variants)]
+    figure = plot(jobs, args.tag)
+    if figure is not None:
+        lines += ['', f'RMS and pressure per iteration: {figure}']
     return _common.report(NAME + args.tag, lines, watch)
 
 
