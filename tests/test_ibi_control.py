@@ -142,3 +142,58 @@ def test_g_is_measured_only_as_far_as_the_update_needs(settings, expected):
     r = 0.01 * (np.arange(250) + 0.5)
     assert g_range(validate_settings(settings), r) == pytest.approx(expected)
 
+
+
+def _state(rms_values):
+    """A loop state after the given RMS sequence, assessed iteration by iteration as the driver does."""
+    from aiida_cgmob.ibi import control
+    from aiida_cgmob.ibi.driver import validate_settings
+
+    settings = validate_settings({'tolerance': 0.001})
+    state = {'records': [], 'best': None, 'rising': 0}
+    outcome = (None, '', '')
+    for iteration, rms in enumerate(rms_values):
+        state['records'].append({'iteration': iteration, 'rms': rms})
+        outcome = control.assess(state, settings)
+        if outcome[0] is None:
+            control.next_step(state, settings)
+    return state, settings, outcome
+
+
+@pytest.mark.parametrize('rms_values, base, alpha', [
+    ([0.1], 0, 1.0),  # the first update: a full step from iteration 0
+    ([0.1, 0.05], 1, 1.0),  # better: keep the full step
+    ([0.1, 0.05, 0.06], 2, 0.5),  # worse than the one before (1.2 x the best): halve the step
+    ([0.1, 0.05, 0.07], 1, 0.5),  # 1.4 x the best: back to the best iteration, half the step
+    ([0.1, 0.05, 0.06, 0.055], 3, 0.75),  # better again: the step grows by 1.5
+    ([0.1, 0.05, 0.06, 0.07, 0.08, 0.09], 1, 0.125),  # repeated trouble: never below alpha_min
+])
+def test_next_step_rules(rms_values, base, alpha):
+    state, _, outcome = _state(rms_values)
+    assert outcome[0] is None
+    step = state['records'][-1]['next_step']
+    assert (step['from_iteration'], step['alpha']) == (base, pytest.approx(alpha))
+
+
+def test_stall_falls_back_once_then_stops():
+    flat = [0.1, 0.03] + [0.0301] * 6  # six iterations without a 2 % better best: the first stall
+    state, _, outcome = _state(flat)
+    assert outcome[0] is None and 'continuing with ibi' in outcome[2]
+    assert state['method'] == 'ibi' and state['fallback_iteration'] == 7
+    assert state['records'][-1]['next_step'] == {'method': 'ibi', 'alpha': 1.0, 'from_iteration': 1}
+    state, _, outcome = _state(flat + [0.0299] * 6)  # 0.0299 is a better best, but by less than 2 %
+    assert outcome[0] == 'stalled' and 'stalled at 0.0299' in outcome[1] and 'falling back to ibi' in outcome[1]
+    state, _, outcome = _state(flat + [0.025] + [0.026] * 5)  # a real improvement after the fall-back resets
+    assert outcome[0] is None
+
+
+def test_fixed_control_changes_nothing():
+    from aiida_cgmob.ibi import control
+    from aiida_cgmob.ibi.driver import validate_settings
+
+    settings = validate_settings({'step_control': 'fixed', 'alpha': 0.7, 'tolerance': 0.001})
+    state = {'records': [], 'best': None, 'rising': 0}
+    for iteration, rms in enumerate([0.1, 0.05, 0.07] + [0.06] * 10):
+        state['records'].append({'iteration': iteration, 'rms': rms})
+        assert control.assess(state, settings)[0] is None
+        assert control.next_step(state, settings) == (iteration, 'ihnc', 0.7)

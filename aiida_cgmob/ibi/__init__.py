@@ -1,7 +1,8 @@
 """Iterative structure-based coarse-graining of one-bead liquids (no AiiDA import).
 
 ``update`` holds the mathematics (RMS error, IBI and iterative-HNC updates, pressure ramp),
-``driver`` the loop (LAMMPS run, g(r), update, checkpoint) behind the ``cgmob-ibi`` console script.
+``control`` the step control (damping, back-tracking, fall-back, stall), ``driver`` the loop (LAMMPS run,
+g(r), update, checkpoint) behind the ``cgmob-ibi`` console script.
 """
 
 from .driver import (

@@ -43,6 +43,7 @@ from ..potentials import (
     potential_with_wall,
     write_lammps_table,
 )
+from . import control
 from .update import (
     METHODS,
     hnc_potential,
@@ -65,10 +66,6 @@ FINAL_POTENTIAL_JSON = 'final_potential.json'
 STDOUT_FILE = 'cgmob-ibi.out'  # the script's stdout and stderr, as the jobs capture them
 FINAL_POTENTIAL_TABLE = 'final_potential.table'
 ITERATIONS_DIR = 'iterations'
-
-STEP_CONTROLS = ('adaptive', 'fixed')
-#: adaptive step control: an iteration counts as a new best when its RMS is below (1 - this) x the best so far
-STALL_MARGIN = 0.02
 
 # exit statuses of the console script, one per outcome (the parser maps them to CalcJob exit codes)
 EXIT_CONVERGED, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_DIVERGED, EXIT_ENGINE = 0, 2, 3, 4, 5
@@ -95,7 +92,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     'pressure_max_amplitude': 0.1,  # of kT ('simple')
     'pressure_scale': 3e-3,  # per bar ('simple': amplitude = max_amplitude kT min(1, scale |dP|))
     'divergence_factor': 3.0,  # diverged when RMS exceeds this times the best RMS (and 0.05) twice in a row
-    'step_control': 'adaptive',  # 'adaptive': damp, back-track, fall back and stop when stalled (see run());
+    'step_control': 'adaptive',  # 'adaptive': damp, back-track, fall back and stop when stalled (ibi.control);
     # 'fixed': every update alpha x (method) from the last iteration, as VOTCA does
     'alpha_min': 0.125,  # adaptive: the step is never damped below this
     'backtrack_factor': 1.25,  # adaptive: an iteration this much worse than the best restarts from the best
@@ -159,8 +156,8 @@ def validate_settings(settings: dict | None) -> dict:
         raise IbiInputError(f'method must be one of {METHODS}, got {s["method"]!r}')
     if s['fallback_method'] is not None and s['fallback_method'] not in METHODS:
         raise IbiInputError(f'fallback_method must be one of {METHODS} or null, got {s["fallback_method"]!r}')
-    if s['step_control'] not in STEP_CONTROLS:
-        raise IbiInputError(f'step_control must be one of {STEP_CONTROLS}, got {s["step_control"]!r}')
+    if s['step_control'] not in control.STEP_CONTROLS:
+        raise IbiInputError(f'step_control must be one of {control.STEP_CONTROLS}, got {s["step_control"]!r}')
     if s['initial_guess'] not in ('hnc', 'pmf'):
         raise IbiInputError(f"initial_guess must be 'hnc' or 'pmf', got {s['initial_guess']!r}")
     def number(name: str, minimum: float | None = 0.0, strict: bool = True) -> None:
@@ -504,7 +501,9 @@ class IbiRun:
             state['potentials'].append(state['potential'])
             state['g'].append(g.tolist())
             state['configuration'] = str(Path(ITERATIONS_DIR) / f'{iteration:03d}' / FINAL_DATA)
-            status, message = self._assess(state)
+            status, message, note = control.assess(state, s)
+            if note:
+                self._log(note)
             if status is None:
                 try:
                     state['potential'] = self._next_potential(state).to_dict()
@@ -519,68 +518,11 @@ class IbiRun:
             self._save_state(state)
         return self._finish(state, status, message)
 
-    def _assess(self, state: dict) -> tuple[str | None, str]:
-        """Judge the iteration just recorded: (status, message) when the loop ends, else (None, '').
-
-        Updates the best iteration, the divergence count and, under adaptive step control, the stall count:
-        ``stall_iterations`` iterations without a new best by :data:`STALL_MARGIN` switch to
-        ``fallback_method`` once (from the best potential, full step) and end the loop as ``stalled`` the
-        second time, with the best potential as the result.
-        """
-        s, records = self.settings, state['records']
-        record, previous_best = records[-1], state['best']
-        if not np.isfinite(record['rms']):
-            return 'diverged', f'iteration {record["iteration"]}: RMS(g - g_target) is not finite'
-        if previous_best is None or record['rms'] < records[previous_best]['rms']:
-            state['best'] = len(records) - 1
-        new_best = previous_best is None or record['rms'] < (1 - STALL_MARGIN) * records[previous_best]['rms']
-        state['since_best'] = 0 if new_best else state.get('since_best', 0) + 1
-        best = records[state['best']]
-        state['rising'] = state['rising'] + 1 if record['rms'] > max(s['divergence_factor'] * best['rms'], 0.05) else 0
-        if record['rms'] < s['tolerance']:
-            return 'converged', (f'RMS(g - g_target) = {record["rms"]:.4g} < {s["tolerance"]:g} at iteration '
-                                 f'{record["iteration"]}')
-        if state['rising'] >= 2:
-            return 'diverged', (f'RMS(g - g_target) = {record["rms"]:.4g} at iteration {record["iteration"]}, more '
-                                f'than {s["divergence_factor"]:g} x the best {best["rms"]:.4g} twice in a row')
-        if s['step_control'] != 'adaptive' or state['since_best'] < s['stall_iterations']:
-            return None, ''
-        method = state.get('method', s['method'])
-        if s['fallback_method'] is not None and method != s['fallback_method'] and 'fallback_iteration' not in state:
-            state.update(method=s['fallback_method'], alpha=s['alpha'], since_best=0, from_best=True,
-                         fallback_iteration=record['iteration'])
-            self._log(f'# stalled: no new best for {s["stall_iterations"]} iterations (best {best["rms"]:.4g} at '
-                      f'iteration {best["iteration"]}); continuing with {s["fallback_method"]} from the best potential')
-            return None, ''
-        return 'stalled', (f'RMS(g - g_target) stalled at {best["rms"]:.4g} (iteration {best["iteration"]}, tolerance '
-                           f'{s["tolerance"]:g}): no iteration improved on it by {STALL_MARGIN:.0%} in the last '
-                           f'{s["stall_iterations"]}' + (f', also after falling back to {method}'
-                                                         if 'fallback_iteration' in state else '')
-                           + '; the best potential is the result')
-
     def _next_potential(self, state: dict) -> Potential:
-        """Return the next iteration's potential: an update of the last (or, back-tracking, the best) iteration.
-
-        Adaptive step control halves the step (down to ``alpha_min``) after an iteration worse than the one
-        before, restarts from the best iteration (and halves the step) after one ``backtrack_factor`` worse than
-        the best, and grows the step by 1.5 (up to ``alpha``) after an improvement: a damped Newton iteration
-        that does not trust a step the noise of g(r) or a too-long step has spoiled.
-        """
+        """Return the next iteration's potential: the update that :func:`control.next_step` chooses."""
         s, records = self.settings, state['records']
-        last = len(records) - 1
-        method, alpha, base = state.get('method', s['method']), state.get('alpha', s['alpha']), last
-        if s['step_control'] == 'adaptive' and last > 0:
-            if state.pop('from_best', False):
-                base = state['best']
-            elif records[last]['rms'] > s['backtrack_factor'] * records[state['best']]['rms']:
-                base, alpha = state['best'], max(alpha / 2, s['alpha_min'])
-            elif records[last]['rms'] > records[last - 1]['rms']:
-                alpha = max(alpha / 2, s['alpha_min'])
-            else:
-                alpha = min(alpha * 1.5, s['alpha'])
-        state['method'], state['alpha'] = method, alpha
+        base, method, alpha = control.next_step(state, s)
         origin = records[base]
-        records[last]['next_step'] = {'method': method, 'alpha': alpha, 'from_iteration': origin['iteration']}
         g = np.asarray(state['g'][base])
         delta = potential_update(self.r, g, self.g_target, s['temperature'], origin['number_density'], method, alpha,
                                  s['s_floor'])
@@ -592,7 +534,7 @@ class IbiRun:
                                           s['temperature'], s['pressure_max_amplitude'], s['pressure_scale'])
         step = f'{method} x{alpha:g} from iteration {origin["iteration"]}'
         return updated_potential(Potential.from_dict(state['potentials'][base]), self.r, delta, s,
-                                 records[last]['iteration'] + 1, step=step)
+                                 records[-1]['iteration'] + 1, step=step)
 
     def _prune_trajectories(self, state: dict) -> None:
         """Keep the xtc of the latest and the best iteration (the final descriptors need it)."""
