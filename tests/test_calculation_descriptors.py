@@ -80,6 +80,9 @@ def test_in_job_and_separate_job_give_identical_descriptors(md_with_descriptors,
     assert results['diffusion'].get_dict() == in_job.diffusion.get_dict()
     assert results['density'].get_dict() == in_job.density.get_dict()
     assert results['mass'].value == in_job.mass.value
+    # both jobs give the compiled g(r) the job's thread count, not one thread per core of the node
+    for job in (md, node):
+        assert 'export OMP_NUM_THREADS=' in job.base.repository.get_object_content('_aiidasubmit.sh')
 
 
 def test_outputs_units_and_physics(md_with_descriptors):

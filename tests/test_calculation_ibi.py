@@ -184,6 +184,7 @@ def test_converges_and_recovers_the_potential(converged, lammps_code):
     # the job's input: the LAMMPS code's executable and one thread
     job_input = json.loads(node.base.repository.get_object_content('ibi_input.json'))
     assert job_input['lmp'] == str(lammps_code.filepath_executable) and job_input['threads'] == 1
+    assert 'export OMP_NUM_THREADS=1' in node.base.repository.get_object_content('_aiidasubmit.sh')  # its g(r)
 
 
 def test_result_is_queryable(converged):

@@ -208,6 +208,14 @@ class CgmobCalcJob(CalcJob):
         return omp_threads(self.inputs.metadata.options)
 
     @property
+    def thread_export(self) -> str:
+        """The job script line that gives every OpenMP or numba library of the job its threads.
+
+        The descriptors' compiled g(r) reads it; without it numba would start one thread per core of the node.
+        """
+        return f'export OMP_NUM_THREADS={self.threads}'
+
+    @property
     def with_descriptors(self) -> bool:
         """Whether this job runs ``cgmob-descriptors`` after the engine."""
         return 'code' in self.inputs.get('descriptors', {})

@@ -119,6 +119,7 @@ class DescriptorsCalculation(CgmobCalcJob):
 
         calcinfo = datastructures.CalcInfo()
         calcinfo.codes_info = [codeinfo]
+        calcinfo.prepend_text = self.thread_export
         remote = parent.get_remote_path()
         calcinfo.remote_symlink_list = [(parent.computer.uuid, f'{remote}/{name}', name)
                                         for name in (trajectory, topology) if name]

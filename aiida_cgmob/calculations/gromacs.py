@@ -215,6 +215,8 @@ class GromacsCalculation(CgmobCalcJob):
 
         calcinfo.codes_info = codes_info
         calcinfo.codes_run_mode = datastructures.CodeRunMode.SERIAL
+        if self.with_descriptors:  # the same count as -ntomp, so mdrun sees no contradiction
+            calcinfo.prepend_text = self.thread_export
         retrieve = [self._ENERGY_XVG, 'energy.log', f'{production}.gro']
         for name in names:
             retrieve += [f'{name}_grompp.log', f'{name}_mdrun.log', f'{name}.log']

@@ -285,8 +285,10 @@ class IbiCalculation(CgmobCalcJob):
             source = parent.get_remote_path()
             # copies, not links: the iteration in progress when the parent stopped is redone in place
             calcinfo.remote_copy_list = [(parent.computer.uuid, f'{source}/{name}', name) for name in RESUME_FILES]
+        prepend = [self.thread_export]  # the driver's own g(r) (numba) and LAMMPS
         if lammps.prepend_text and lammps.prepend_text != self.inputs.code.prepend_text:
-            calcinfo.prepend_text = lammps.prepend_text
+            prepend.append(lammps.prepend_text)
+        calcinfo.prepend_text = '\n'.join(prepend)
         calcinfo.retrieve_list = [RESULT_FILE, HISTORY_FILE, FINAL_POTENTIAL_JSON, LOG_FILE, STDOUT_FILE,
                                   *descriptor_files.RESULT_FILES, descriptor_files.ERROR_FILE]
         # the checkpoint only tells the parser whether the job can be continued: not stored

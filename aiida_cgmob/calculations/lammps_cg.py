@@ -263,8 +263,8 @@ class LammpsCgCalculation(CgmobCalcJob):
         calcinfo.codes_info = [lammps]
         calcinfo.codes_run_mode = datastructures.CodeRunMode.SERIAL
         calcinfo.retrieve_list = [LOG_NAME, FINAL_DATA, STDOUT_NAME]
-        # -pk omp sets LAMMPS' threads; the variable keeps libraries (and the descriptors' numpy) to the same
-        calcinfo.prepend_text = '\n'.join([f'export OMP_NUM_THREADS={threads}', *prepend])
+        # -pk omp sets LAMMPS' threads; the variable keeps libraries (and the descriptors) to the same
+        calcinfo.prepend_text = '\n'.join([self.thread_export, *prepend])
         # the table and the starting beads are made from input nodes: no second copy in the repository
         calcinfo.provenance_exclude_list = [TABLE_NAME, DATA_NAME]
         if self.with_descriptors:
