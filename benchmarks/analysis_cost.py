@@ -212,7 +212,7 @@ def kernel_against_pair_list(trajectory, rdf, frames: int = 200) -> str:
     edges[0] = 0.0
     t_kernel, g_kernel = timed(pair_correlation, part, edges)
     start = time.perf_counter()
-    counts = _pair_list_counts(part, edges)
+    counts = _pair_list_counts(part, edges).sum(axis=0)
     t_list = time.perf_counter() - start
     n = part.n_beads
     ideal = 0.5 * n * (n - 1) * 4.0 / 3.0 * np.pi * np.diff(edges**3) * np.sum(1.0 / box_volumes(part.dimensions))

@@ -61,7 +61,8 @@ def test_pair_counts_agree_with_mdanalysis_pair_list():
     trajectory = BeadTrajectory(positions, dimensions, np.arange(4.0), 50.0)
     edges = np.linspace(0.0, 1.8, 181)
     compiled = pair_counts(positions, dimensions[:, :3], 0.01, 180).sum(axis=0)
-    reference = _pair_list_counts(trajectory, edges)  # float32 distances: a pair may sit on the other side of an edge
+    # float32 distances: a pair may sit on the other side of an edge
+    reference = _pair_list_counts(trajectory, edges).sum(axis=0)
     assert abs(compiled.sum() - reference.sum()) <= 2
     assert np.abs(compiled - reference).max() <= 2
     g = radial_distribution(trajectory, r_max=1.8, bin_width=0.01).g
@@ -104,3 +105,18 @@ def test_a_process_may_fork_after_counting():
     context = multiprocessing.get_context('fork')
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
         assert all(count > 0 for count in pool.map(_count_in_child, [1, 2]))
+
+
+def test_block_error_of_g_is_the_poisson_error_of_an_ideal_gas():
+    """Independent uniform frames: the 5-block standard error of g per bin is ~1/sqrt(pairs counted in the bin)."""
+    rng = np.random.default_rng(5)
+    frames = 50
+    positions = rng.uniform(0, 4.0, size=(frames, 300, 3))
+    trajectory = BeadTrajectory(positions, np.tile([4.0, 4.0, 4.0, 90.0, 90.0, 90.0], (frames, 1)),
+                                np.arange(float(frames)), 50.0)
+    rdf = radial_distribution(trajectory, r_max=1.5, bin_width=0.05)
+    counts = pair_counts(positions, np.full((frames, 3), 4.0), 0.05, 30).sum(axis=0)
+    ratio = rdf.g_error[5:] * np.sqrt(counts[5:])  # bins from 0.25 nm: thousands of pairs each
+    assert 0.6 < np.mean(ratio) < 1.5
+    short = BeadTrajectory(positions[:9], trajectory.dimensions[:9], trajectory.times[:9], 50.0)
+    assert np.all(np.isnan(radial_distribution(short, r_max=1.5, bin_width=0.05).g_error))  # < 2 frames per block

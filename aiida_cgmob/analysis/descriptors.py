@@ -110,6 +110,8 @@ class RDF:
         Upper edge of the last bin (nm).
     n_frames : int
         Number of frames averaged.
+    g_error : numpy.ndarray or None
+        Standard error of g in each bin from 5 contiguous blocks of frames (NaN with fewer than 10 frames).
     """
 
     r: np.ndarray  # bin centres, nm
@@ -117,6 +119,7 @@ class RDF:
     bin_width: float
     r_max: float
     n_frames: int
+    g_error: np.ndarray | None = None
 
 
 def radial_distribution(trajectory: BeadTrajectory, r_max: float | None = None, bin_width: float = 0.005) -> RDF:
@@ -137,34 +140,46 @@ def radial_distribution(trajectory: BeadTrajectory, r_max: float | None = None, 
     if n_bins < 1:
         raise ValueError(f'r_max = {r_max} nm holds no bin of width {bin_width} nm')
     edges = np.linspace(0.0, n_bins * bin_width, n_bins + 1)
-    return RDF(r=0.5 * (edges[1:] + edges[:-1]), g=pair_correlation(trajectory, edges), bin_width=bin_width,
-               r_max=float(edges[-1]), n_frames=trajectory.n_frames)
+    g, g_error = pair_correlation(trajectory, edges, error=True)
+    return RDF(r=0.5 * (edges[1:] + edges[:-1]), g=g, bin_width=bin_width, r_max=float(edges[-1]),
+               n_frames=trajectory.n_frames, g_error=g_error)
 
 
-def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarray:
+def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray, error: bool = False):
     """g(r) on the bins between ``edges`` (nm, increasing, >= 0): pair counts over the ideal-gas count.
 
     Uniform bins from 0 in orthorhombic boxes (every LAMMPS run, our GROMACS boxes) go to the compiled
     histogram (:func:`aiida_cgmob.analysis.pairs.pair_counts`, 28x faster than a pair list); other bins
-    and triclinic boxes to MDAnalysis' capped-distance search.
+    and triclinic boxes to MDAnalysis' capped-distance search.  With ``error`` it returns (g, g_error):
+    the standard error of g per bin from the g(r) of 5 contiguous blocks of frames (NaN with fewer than 10).
     """
     edges = np.asarray(edges, dtype=np.float64)
     widths = np.diff(edges)
-    n = trajectory.n_beads
-    shells = 4.0 / 3.0 * np.pi * np.diff(edges**3)
-    ideal = 0.5 * n * (n - 1) * shells * np.sum(1.0 / box_volumes(trajectory.dimensions))
     if edges[0] == 0 and np.allclose(widths, widths[0], rtol=1e-9, atol=0) and orthorhombic(trajectory.dimensions):
         counts = pair_counts(trajectory.positions, trajectory.dimensions[:, :3], float(widths[0]), len(widths))
-        return counts.sum(axis=0) / ideal
-    return _pair_list_counts(trajectory, edges) / ideal
+    else:
+        counts = _pair_list_counts(trajectory, edges)
+    n = trajectory.n_beads
+    # ideal-gas pairs of each frame: N(N-1)/2 x shell volume / V
+    ideal = 0.5 * n * (n - 1) * (4.0 / 3.0 * np.pi * np.diff(edges**3))[None, :] / box_volumes(
+        trajectory.dimensions)[:, None]
+    g = counts.sum(axis=0) / ideal.sum(axis=0)
+    if not error:
+        return g
+    n_blocks = 5
+    if trajectory.n_frames // n_blocks < 2:
+        return g, np.full_like(g, np.nan)
+    blocks = np.array_split(np.arange(trajectory.n_frames), n_blocks)
+    g_blocks = np.array([counts[block].sum(axis=0) / ideal[block].sum(axis=0) for block in blocks])
+    return g, g_blocks.std(axis=0, ddof=1) / np.sqrt(n_blocks)
 
 
 def _pair_list_counts(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarray:
-    """Pairs per bin between ``edges`` (nm) summed over frames, from MDAnalysis' pair list (any box)."""
+    """Pairs per bin between ``edges`` (nm) of each frame (F, bins), from MDAnalysis' pair list (any box)."""
     from MDAnalysis.lib.distances import self_capped_distance
 
-    counts = np.zeros(len(edges) - 1)
-    for xyz, box in zip(trajectory.positions, trajectory.dimensions, strict=True):
+    counts = np.zeros((trajectory.n_frames, len(edges) - 1))
+    for frame, (xyz, box) in enumerate(zip(trajectory.positions, trajectory.dimensions, strict=True)):
         xyz, box = xyz.astype(np.float32), box.astype(np.float32)
         try:
             _, distances = self_capped_distance(xyz, edges[-1], box=box)
@@ -172,7 +187,7 @@ def _pair_list_counts(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarr
             # MDAnalysis' grid search caps the cut-off below half the box width in skewed triclinic cells
             # (0.31 a instead of 0.35 a for a rhombic dodecahedron); brute force is exact up to half the width.
             _, distances = self_capped_distance(xyz, edges[-1], box=box, method='bruteforce')
-        counts += np.histogram(distances, bins=edges)[0]
+        counts[frame] = np.histogram(distances, bins=edges)[0]
     return counts
 
 
@@ -461,7 +476,8 @@ class Descriptors:
         """Write ``<stem>.npz`` (arrays) and ``<stem>.json`` (scalars, units)."""
         directory = Path(directory)
         arrays = directory / f'{stem}.npz'
-        np.savez(arrays, r=self.rdf.r, g=self.rdf.g, t=self.msd.t, msd=self.msd.msd)
+        g_error = self.rdf.g_error if self.rdf.g_error is not None else np.full_like(self.rdf.g, np.nan)
+        np.savez(arrays, r=self.rdf.r, g=self.rdf.g, g_error=g_error, t=self.msd.t, msd=self.msd.msd)
         summary = directory / f'{stem}.json'
         summary.write_text(json.dumps(self.summary(), indent=1))
         return [arrays, summary]

@@ -63,9 +63,11 @@ def assess(state: dict, settings: dict) -> tuple[str | None, str, str]:
                           f'iteration {best["iteration"]}); continuing with {s["fallback_method"]} from the best '
                           'potential')
     fell_back = f', also after falling back to {method}' if 'fallback_iteration' in state else ''
+    noise = best.get('g_error_rms', float('nan'))
+    noise = f'; the g(r) of one iteration is itself uncertain by {noise:.2g} (RMS)' if np.isfinite(noise) else ''
     return 'stalled', (f'RMS(g - g_target) stalled at {best["rms"]:.4g} (iteration {best["iteration"]}, tolerance '
                        f'{s["tolerance"]:g}): no iteration improved on it by {STALL_MARGIN:.0%} in the last '
-                       f'{s["stall_iterations"]}{fell_back}; the best potential is the result'), ''
+                       f'{s["stall_iterations"]}{fell_back}{noise}; the best potential is the result'), ''
 
 
 def next_step(state: dict, settings: dict) -> tuple[int, str, float]:

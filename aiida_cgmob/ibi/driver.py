@@ -364,7 +364,9 @@ def updated_potential(potential: Potential, r: np.ndarray, delta: np.ndarray, se
 class IterationRecord:
     """What one iteration measured: RMS error of g(r), pressure (bar), temperature (K), density, timings.
 
-    ``number_density`` is N / <V> (nm^-3), ``timestep_ps`` the integration step (ps), the times in s.
+    ``number_density`` is N / <V> (nm^-3), ``timestep_ps`` the integration step (ps), the times in s;
+    ``g_error_rms`` the statistical error of the iteration's own g(r) (RMS over the fit range of its block
+    standard error): below it no update can tell the target from noise.
     """
 
     iteration: int
@@ -377,6 +379,7 @@ class IterationRecord:
     lammps_seconds: float
     analysis_seconds: float
     ns_per_day: float
+    g_error_rms: float = float('nan')
 
     def to_dict(self) -> dict:
         """Return the record as a JSON-serialisable dictionary."""
@@ -447,8 +450,12 @@ class IbiRun:
         g[: rdf.g.size] = rdf.g[: self.r.size]
         averages = log.averages()
         density = trajectory.n_beads / averages['volume_nm3'] if 'volume_nm3' in averages else float('nan')
+        g_error = np.full(self.r.size, np.nan)
+        g_error[: rdf.g.size] = rdf.g_error[: self.r.size]
+        inside = (self.r >= self.fit_range[0]) & (self.r <= self.fit_range[1])
         record = IterationRecord(
             iteration=iteration, rms=rms_error(self.r, g, self.g_target, self.fit_range),
+            g_error_rms=float(np.sqrt(np.mean(g_error[inside] ** 2))),
             pressure_bar=averages.get('pressure_bar', float('nan')),
             pressure_std_bar=averages.get('pressure_bar_std', float('nan')),
             temperature_K=averages.get('temperature_K', float('nan')), number_density=density,
@@ -606,6 +613,7 @@ def write_history(path: Path, r: np.ndarray, g_target: np.ndarray, state: dict) 
         rms=np.array([record['rms'] for record in records]),
         pressure_bar=np.array([record['pressure_bar'] for record in records]),
         pressure_std_bar=np.array([record['pressure_std_bar'] for record in records]),
+        g_error_rms=np.array([record.get('g_error_rms', np.nan) for record in records]),
         number_density=np.array([record['number_density'] for record in records]),
         timestep_ps=np.array([record['timestep_ps'] for record in records]),
         seconds=np.array([record['lammps_seconds'] + record['analysis_seconds'] for record in records]),

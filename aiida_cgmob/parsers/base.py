@@ -56,7 +56,9 @@ def parse_descriptor_files(npz: bytes, summary_text: str) -> dict[str, orm.Data]
         arrays = {key: data[key] for key in data.files}
     summary = json.loads(summary_text)
 
-    rdf = _xy(arrays['r'], 'r', 'nm', [arrays['g']], ['g'], 'dimensionless')
+    # g_error: standard error of g per bin from 5 blocks of frames (files written before it existed lack it)
+    names = ['g', 'g_error'] if 'g_error' in arrays else ['g']
+    rdf = _xy(arrays['r'], 'r', 'nm', [arrays[name] for name in names], names, 'dimensionless')
     for key in ('r_max', 'bin_width', 'n_frames'):
         rdf.base.attributes.set(key, summary['rdf'][key])
     msd_xyz = arrays['msd']

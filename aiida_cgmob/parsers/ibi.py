@@ -23,7 +23,8 @@ __all__ = ['HISTORY_UNITS', 'IbiParser', 'history_node']
 
 #: units of the arrays of ibi_history.npz (stored on the history node as the attribute ``units``)
 HISTORY_UNITS = {
-    'iteration': '1', 'rms': 'dimensionless (g)', 'pressure_bar': 'bar', 'pressure_std_bar': 'bar',
+    'iteration': '1', 'rms': 'dimensionless (g)', 'g_error_rms': 'dimensionless (g)', 'pressure_bar': 'bar',
+    'pressure_std_bar': 'bar',
     'number_density': 'nm^-3', 'timestep_ps': 'ps', 'seconds': 's', 'r_potential': 'nm', 'potential': 'kJ/mol',
     'force': 'kJ/mol/nm', 'r': 'nm', 'g': 'dimensionless', 'g_target': 'dimensionless', 'next_method': '-',
     'next_alpha': 'dimensionless', 'next_from_iteration': '1',
