@@ -197,3 +197,13 @@ def test_fixed_control_changes_nothing():
         state['records'].append({'iteration': iteration, 'rms': rms})
         assert control.assess(state, settings)[0] is None
         assert control.next_step(state, settings) == (iteration, 'ihnc', 0.7)
+
+
+def test_a_stalled_inversion_is_exit_3_of_the_script_and_441_of_the_job(tmp_path, monkeypatch):
+    """The outcome 'stalled' maps onto the script's 'not converged' exit status and the CalcJob's 441."""
+    from aiida_cgmob.ibi import cli, driver
+    from aiida_cgmob.parsers.ibi import STATUS_EXIT_CODES
+
+    monkeypatch.setattr(driver, 'run_ibi', lambda *args, **kwargs: {'status': 'stalled', 'message': 'stalled at 0.02'})
+    assert cli.main([str(tmp_path)]) == driver.EXIT_NOT_CONVERGED
+    assert STATUS_EXIT_CODES['stalled'] == 'ERROR_NOT_CONVERGED'
