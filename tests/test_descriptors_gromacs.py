@@ -205,8 +205,9 @@ def test_script_writes_descriptors(aa_run, mapped, tmp_path):
     assert 'mass density' in process.stdout
     summary = json.loads((tmp_path / 'out' / 'descriptors.json').read_text())
     with np.load(tmp_path / 'out' / 'descriptors.npz') as arrays:
-        assert set(arrays.files) == {'r', 'g', 't', 'msd'}
+        assert set(arrays.files) == {'r', 'g', 'g_error', 't', 'msd'}
         assert arrays['msd'].shape == (mapped.n_frames, 3)
+        assert arrays['g_error'].shape == arrays['g'].shape and np.nanmax(arrays['g_error']) > 0
         g = arrays['g']
     assert not (tmp_path / 'out' / 'descriptors_error.json').exists()
     assert summary['units']['D'] == 'nm^2/ps'
