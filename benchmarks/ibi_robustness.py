@@ -134,10 +134,11 @@ def aa_target(name: str) -> dict:
 
 
 def all_targets() -> list[str]:
-    targets = [f'cg:{name}' for name in CG_TARGETS]
-    directory = _common.RESULTS_DIR / 'ibi_targets'
-    targets += sorted(f'aa:{path.stem}' for path in directory.glob('*.npz')) if directory.is_dir() else []
-    return targets
+    import ibi_targets
+
+    names = {path.stem for directory in (ibi_targets.CACHE_DIR, ibi_targets.SHIPPED_DIR) if directory.is_dir()
+             for path in directory.glob('*.npz')}
+    return [f'cg:{name}' for name in CG_TARGETS] + [f'aa:{name}' for name in sorted(names)]
 
 
 def target_data(target: str) -> dict:
