@@ -203,8 +203,7 @@ def kernel_against_pair_list(trajectory, rdf, frames: int = 200) -> str:
     import numpy as np
 
     from aiida_cgmob.analysis import BeadTrajectory
-    from aiida_cgmob.analysis.descriptors import _pair_list_counts, pair_correlation
-    from aiida_cgmob.analysis.mapping import box_volumes
+    from aiida_cgmob.analysis.descriptors import _pair_list_counts, ideal_pair_counts, pair_correlation
 
     part = BeadTrajectory(trajectory.positions[:frames], trajectory.dimensions[:frames], trajectory.times[:frames],
                           trajectory.bead_mass)
@@ -215,8 +214,7 @@ def kernel_against_pair_list(trajectory, rdf, frames: int = 200) -> str:
     counts = _pair_list_counts(part, edges).sum(axis=0)
     t_list = time.perf_counter() - start
     n = part.n_beads
-    ideal = 0.5 * n * (n - 1) * 4.0 / 3.0 * np.pi * np.diff(edges**3) * np.sum(1.0 / box_volumes(part.dimensions))
-    g_list = counts / ideal
+    g_list = counts / ideal_pair_counts(part, edges).sum(axis=0)
     return (f'      compiled histogram vs MDAnalysis pair list (the pre-issue-9 code), first {part.n_frames} frames: '
             f'{1e3 * t_kernel / part.n_frames:.2f} vs {1e3 * t_list / part.n_frames:.2f} ms/frame '
             f'({t_list / t_kernel:.1f}x); max |g_kernel - g_list| = {np.abs(g_kernel - g_list).max():.1e} over '

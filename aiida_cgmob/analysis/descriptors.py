@@ -159,10 +159,7 @@ def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray, error: bool 
         counts = pair_counts(trajectory.positions, trajectory.dimensions[:, :3], float(widths[0]), len(widths))
     else:
         counts = _pair_list_counts(trajectory, edges)
-    n = trajectory.n_beads
-    # ideal-gas pairs of each frame: N(N-1)/2 x shell volume / V
-    ideal = 0.5 * n * (n - 1) * (4.0 / 3.0 * np.pi * np.diff(edges**3))[None, :] / box_volumes(
-        trajectory.dimensions)[:, None]
+    ideal = ideal_pair_counts(trajectory, edges)
     g = counts.sum(axis=0) / ideal.sum(axis=0)
     if not error:
         return g
@@ -172,6 +169,13 @@ def pair_correlation(trajectory: BeadTrajectory, edges: np.ndarray, error: bool 
     blocks = np.array_split(np.arange(trajectory.n_frames), n_blocks)
     g_blocks = np.array([counts[block].sum(axis=0) / ideal[block].sum(axis=0) for block in blocks])
     return g, g_blocks.std(axis=0, ddof=1) / np.sqrt(n_blocks)
+
+
+def ideal_pair_counts(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarray:
+    """Ideal-gas pairs per bin between ``edges`` (nm) of each frame (F, bins): N(N-1)/2 x shell volume / V."""
+    n = trajectory.n_beads
+    shells = 4.0 / 3.0 * np.pi * np.diff(np.asarray(edges, dtype=np.float64) ** 3)
+    return 0.5 * n * (n - 1) * shells[None, :] / box_volumes(trajectory.dimensions)[:, None]
 
 
 def _pair_list_counts(trajectory: BeadTrajectory, edges: np.ndarray) -> np.ndarray:

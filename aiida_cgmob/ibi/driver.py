@@ -446,12 +446,9 @@ class IbiRun:
         start = time.perf_counter()
         trajectory = read_beads(run_directory / TRAJECTORY_NAME, self.input['mass'])
         rdf = radial_distribution(trajectory, r_max=self.g_range, bin_width=self.settings['bin_width'])
-        g = np.full(self.r.size, np.nan)  # NaN beyond g_range: not measured, not needed
-        g[: rdf.g.size] = rdf.g[: self.r.size]
+        g, g_error = self._on_grid(rdf.g), self._on_grid(rdf.g_error)
         averages = log.averages()
         density = trajectory.n_beads / averages['volume_nm3'] if 'volume_nm3' in averages else float('nan')
-        g_error = np.full(self.r.size, np.nan)
-        g_error[: rdf.g.size] = rdf.g_error[: self.r.size]
         inside = (self.r >= self.fit_range[0]) & (self.r <= self.fit_range[1])
         record = IterationRecord(
             iteration=iteration, rms=rms_error(self.r, g, self.g_target, self.fit_range),
@@ -462,6 +459,12 @@ class IbiRun:
             timestep_ps=timestep, lammps_seconds=lammps_seconds, analysis_seconds=time.perf_counter() - start,
             ns_per_day=log.performance_ns_day[-1] if log.performance_ns_day else float('nan'))
         return record, g
+
+    def _on_grid(self, values: np.ndarray) -> np.ndarray:
+        """``values`` of a g(r) measured to ``g_range`` on the iteration grid, NaN beyond (not measured, not needed)."""
+        padded = np.full(self.r.size, np.nan)
+        padded[: values.size] = values[: self.r.size]
+        return padded
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict:
