@@ -2,8 +2,11 @@
 
 For every target x variant, the package's IBI driver (no AiiDA) inverts the target g(r) and the table
 reports the first iteration with RMS(g - g_target) < 0.02 and < 0.01 (iterations count from 0: the run
-of the initial -kT ln g potential is iteration 0), the best RMS, the outcome (converged, stalled,
-not_converged, diverged, engine_failure), the CG pressure of the final potential's run and the time.
+of the initial -kT ln g potential is iteration 0), the best RMS, the noise floor (the RMS a perfect
+potential would show: the median statistical error of one iteration's g(r), ``g_error_rms``, and the
+target's own noise per bin, half the RMS difference of its two halves, added in squares), the outcome
+(converged, stalled, not_converged, diverged, engine_failure), the CG pressure of the final potential's
+run and the time.
 
 Targets (``--targets``; default all that exist):
 
@@ -22,8 +25,10 @@ adaptive steps, back-tracking, fall-back to IBI on a stall, ends as 'stalled' wi
 ``ihnc+p`` (the default with the virial pressure correction to the target's own pressure: 1 bar for
 the all-atom NPT runs, the reference run's pressure for the cg: targets).
 
-Each inversion lives in ``benchmarks/results/ibi_robustness/<target>/<variant>/`` and is resumed (or
-skipped when finished) by a second invocation, so the table can be built over several sessions.
+Each inversion lives in ``benchmarks/results/ibi_robustness/<target><tag>/<variant>/`` and is resumed (or
+skipped when finished) by a second invocation, so the table can be built over several sessions.  ``--ship``
+copies the finished ones (result, history; the cg: targets' g(r)) to ``benchmarks/data/ibi_robustness/``,
+from which ``--report-only`` rebuilds the table on a machine that ran none of them.
 ``--jobs`` inversions run at once, each LAMMPS with ``--threads`` threads.  Always exits 0.
 """
 
@@ -42,11 +47,16 @@ import _common  # noqa: E402
 
 NAME = 'ibi_robustness'
 WORK = _common.RESULTS_DIR / NAME
+#: Finished inversions committed with the repository (their ibi_result.json and ibi_history.npz), read by
+#: ``--report-only`` when the working folder lacks them; ``--ship`` copies the finished ones there.
+SHIPPED = Path(__file__).resolve().parent / 'data' / NAME
+SHIPPED_FILES = ('ibi_result.json', 'ibi_history.npz', 'wall_seconds.txt')
 VARIANTS = {
     'ibi': {'method': 'ibi', 'smoothing': 1, 'step_control': 'fixed'},
     'ihnc-fixed': {'method': 'ihnc', 'smoothing': 3, 'step_control': 'fixed'},
     'ihnc': {},
     'ihnc+p': {'pressure_target': 'target'},  # the target's own pressure: 1 bar (AA NPT), the reference run's (cg)
+    'ihnc-box': {'ihnc_range': 'box'},  # the measured g in the Ornstein-Zernike step up to half the box (before)
 }
 CG_TARGETS = {  # name: (epsilon kJ/mol, sigma nm, number density nm^-3, mass g/mol, shoulder kJ/mol)
     'lj': (2.5, 0.55, 4.63, 86.18, 0.0),
@@ -69,7 +79,10 @@ def parse_args(argv=None):
     parser.add_argument('--jobs', type=int, default=2, help='inversions at once (default: %(default)s)')
     parser.add_argument('--threads', type=int, default=1, help='LAMMPS threads each (default: %(default)s)')
     parser.add_argument('--tag', default='', help='suffix of the working folders, for another setting of the runs')
-    parser.add_argument('--report-only', action='store_true', help='only tabulate what is finished')
+    parser.add_argument('--report-only', action='store_true',
+                        help='only tabulate what is finished (here, or else shipped in benchmarks/data)')
+    parser.add_argument('--ship', action='store_true',
+                        help='copy the finished inversions (result, history) to benchmarks/data/ibi_robustness')
     return parser.parse_args(argv)
 
 
@@ -97,6 +110,8 @@ def cg_target(name: str) -> dict:
     from aiida_cgmob.potentials import Potential, lennard_jones
 
     path = WORK / 'targets' / f'cg-{name}.npz'
+    if not path.is_file() and (SHIPPED / 'targets' / path.name).is_file():
+        path = SHIPPED / 'targets' / path.name
     epsilon, sigma, density, mass, shoulder = CG_TARGETS[name]
     if not path.is_file():
         grid = np.linspace(0.3, CUTOFF, 221)
@@ -129,8 +144,9 @@ def aa_target(name: str) -> dict:
     if coarse:
         r_coarse, g_coarse = bin_average(np.asarray(data['r']), np.asarray(data['g']), float(coarse))
         g = np.interp(r, r_coarse, g_coarse)
+    # the target's own noise per bin: RMS of (half 1 - half 2) / 2 (each half has twice the variance of the whole)
     return {'r': r, 'g': g, 'number_density': float(data['number_density']), 'mass': float(data['mass']),
-            'pressure_bar': 1.0}
+            'pressure_bar': 1.0, 'noise': ibi_targets.half_noise(data) / 2}
 
 
 def all_targets() -> list[str]:
@@ -146,8 +162,30 @@ def target_data(target: str) -> dict:
     return cg_target(name) if kind == 'cg' else aa_target(name)
 
 
-def folder(target: str, variant: str, tag: str) -> Path:
-    return WORK / (target.replace(':', '_').replace('@', '_at') + tag) / variant
+def folder(target: str, variant: str, tag: str, root: Path = WORK) -> Path:
+    return root / (target.replace(':', '_').replace('@', '_at') + tag) / variant
+
+
+def finished(target: str, variant: str, tag: str) -> Path | None:
+    """The folder holding a finished inversion: the working one, else the shipped one, else None."""
+    for root in (WORK, SHIPPED):
+        if (folder(target, variant, tag, root) / 'ibi_result.json').is_file():
+            return folder(target, variant, tag, root)
+    return None
+
+
+def ship(target: str, variant: str, tag: str) -> None:
+    """Copy a finished inversion's result and history to the shipped folder."""
+    import shutil
+
+    source, destination = folder(target, variant, tag), folder(target, variant, tag, SHIPPED)
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in SHIPPED_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, destination / name)
+    if target.startswith('cg:') and (WORK / 'targets' / f'cg-{target[3:]}.npz').is_file():
+        (SHIPPED / 'targets').mkdir(parents=True, exist_ok=True)
+        shutil.copy2(WORK / 'targets' / f'cg-{target[3:]}.npz', SHIPPED / 'targets' / f'cg-{target[3:]}.npz')
 
 
 def invert(target: str, variant: str, args) -> dict:
@@ -179,16 +217,20 @@ def summarise(target: str, variant: str, directory: Path) -> dict:
     import numpy as np
 
     result = json.loads((directory / 'ibi_result.json').read_text())
+    data = target_data(target)
     summary = {'target': target, 'variant': variant, 'status': result['status'], 'message': result.get('message', ''),
-               'pressure_target_bar': target_data(target)['pressure_bar']}
+               'pressure_target_bar': data['pressure_bar']}
     history_file = directory / 'ibi_history.npz'
     if history_file.is_file():
         with np.load(history_file) as history:
             rms, iterations, pressure = history['rms'], history['iteration'], history['pressure_bar']
+            g_error = float(np.nanmedian(history['g_error_rms']))
         for level in (0.02, 0.01):
             below = np.flatnonzero(rms < level)
             summary[f'first_{level}'] = int(iterations[below[0]]) if below.size else None
         best = int(np.argmin(rms))
+        # the RMS a perfect potential would show: one run's g(r) error and the target's own noise, added in squares
+        summary['noise_floor'] = float(np.hypot(g_error, data.get('noise', 0.0)))
         summary.update(best_rms=float(rms[best]), best_iteration=int(iterations[best]), iterations=len(rms),
                        pressure_final_bar=float(pressure[best] if result['status'] != 'converged' else pressure[-1]),
                        seconds=float(result.get('seconds_per_iteration', np.nan)) * len(rms))
@@ -200,12 +242,13 @@ def table(summaries: list[dict]) -> str:
     for s in summaries:
         rows.append([s['target'], s['variant'], s.get('first_0.02', '-') if s.get('first_0.02') is not None else '-',
                      s.get('first_0.01') if s.get('first_0.01') is not None else '-',
-                     f'{s["best_rms"]:.4f}' if 'best_rms' in s else '-', s.get('iterations', '-'), s['status'],
+                     f'{s["best_rms"]:.4f}' if 'best_rms' in s else '-',
+                     f'{s["noise_floor"]:.4f}' if 'noise_floor' in s else '-', s.get('iterations', '-'), s['status'],
                      f'{s["pressure_final_bar"]:.0f}' if 'pressure_final_bar' in s else '-',
                      f'{s["pressure_target_bar"]:.0f}' if 'pressure_target_bar' in s else '-',
                      f'{s["seconds"]:.0f}' if 'seconds' in s else '-'])
-    return _common.format_table(['target', 'variant', '<0.02 at', '<0.01 at', 'best RMS', 'iterations', 'outcome',
-                                 'P final/bar', 'P target/bar', 's'], rows, 'llrrrrlrrr')
+    return _common.format_table(['target', 'variant', '<0.02 at', '<0.01 at', 'best RMS', 'noise', 'iterations',
+                                 'outcome', 'P final/bar', 'P target/bar', 's'], rows, 'llrrrrrlrrr')
 
 
 def totals(summaries: list[dict], variants: list[str]) -> str:
@@ -278,8 +321,7 @@ def main(argv=None) -> int:
     jobs = [(target, variant) for target in targets for variant in args.variants]
     summaries = []
     if args.report_only:
-        summaries = [summarise(t, v, folder(t, v, args.tag)) for t, v in jobs
-                     if (folder(t, v, args.tag) / 'ibi_result.json').is_file()]
+        summaries = [summarise(t, v, finished(t, v, args.tag)) for t, v in jobs if finished(t, v, args.tag)]
     else:
         with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
             futures = {pool.submit(invert, target, variant, args): (target, variant) for target, variant in jobs}
@@ -290,6 +332,10 @@ def main(argv=None) -> int:
                 except Exception as exception:  # noqa: BLE001 -- one failed inversion must not stop the table
                     summaries.append({'target': target, 'variant': variant, 'status': f'error: {exception}'})
                 print(f'{watch.elapsed:7.0f} s  {target} {variant}: {summaries[-1]["status"]}', flush=True)
+    if args.ship:
+        for target, variant in jobs:
+            if (folder(target, variant, args.tag) / 'ibi_result.json').is_file():
+                ship(target, variant, args.tag)
     order = {(t, v): i for i, (t, v) in enumerate(jobs)}
     summaries.sort(key=lambda s: order[(s['target'], s['variant'])])
     lines = [f'{NAME}: iterations to RMS(g - g_target) < 0.02 and < 0.01 on targets the defaults were not tuned on',

@@ -183,6 +183,8 @@ def parse_args(argv=None):
     parser.add_argument('--nvt-ps', type=float, default=DEFAULT_NVT_PS, help='NVT stage, ps (default: %(default)s)')
     parser.add_argument('--npt-ps', type=float, default=DEFAULT_NPT_PS,
                         help='NPT equilibration, ps (default: %(default)s)')
+    parser.add_argument('--npt-tau-p', type=float, default=None,
+                        help="C-rescale tau-p of the NPT equilibration stage, ps (default: the package's, 2 ps)")
     parser.add_argument('--production-ps', type=float, default=DEFAULT_PRODUCTION_PS,
                         help='NPT production, ps (default: %(default)s)')
     parser.add_argument('--frame-ps', type=float, default=DEFAULT_FRAME_PS,
@@ -217,6 +219,8 @@ def stages(args) -> list[dict]:
     """minimise -> NVT -> NPT -> NPT production (the package's 2 fs OPLS-AA settings), frames every ``frame_ps``."""
     planned = _common.md_stages(args.nvt_ps, args.npt_ps, args.production_ps, TEMPERATURE, PRESSURE)
     planned[-1]['mdp']['nstxout-compressed'] = _common.ps_to_steps(args.frame_ps)
+    if args.npt_tau_p is not None:  # a faster barostat in the equilibration only: the production keeps the package's
+        planned[-2]['mdp']['tau-p'] = args.npt_tau_p
     return planned
 
 

@@ -64,6 +64,22 @@ def test_updates_push_g_towards_the_target():
         potential_update(r, g, g_target, 298.15, 5.0, 'imc')
 
 
+def test_ihnc_step_within_a_coupled_range_ignores_the_tail_beyond_it():
+    """ihnc_range 'cutoff': a g(r) that differs from the target only beyond the cutoff (a finite-size tail the
+    potential cannot set) gives no update; with the measured tail in the Ornstein-Zernike step it does."""
+    r = 0.01 * (np.arange(200) + 0.5)
+    g_target = 1 + 0.5 * np.exp(-((r - 0.6) / 0.1) ** 2)
+    g = g_target.copy()
+    g[r > 1.4] -= 0.005  # the tail of a smaller system
+    coupled = potential_update(r, g, g_target, 298.15, 5.0, 'ihnc', coupled_range=1.4)
+    assert np.abs(coupled[r < 1.4]).max() < 1e-12
+    assert np.abs(potential_update(r, g, g_target, 298.15, 5.0, 'ihnc')[r < 1.4]).max() > 1e-3
+    g[55:65] *= 1.1  # a difference inside the range is still answered
+    np.testing.assert_allclose(potential_update(r, g, g_target, 298.15, 5.0, 'ihnc', coupled_range=1.4)[r < 1.4],
+                               potential_update(r, np.where(r < 1.4, g, g_target), g_target, 298.15, 5.0,
+                                                'ihnc')[r < 1.4])
+
+
 def test_rms_error_uses_only_the_fit_range():
     r = np.linspace(0.005, 1.995, 200)
     g, target = np.ones(200), np.ones(200)

@@ -118,6 +118,7 @@ def test_fixed_control_never_stalls_out(tmp_path):
 @pytest.mark.parametrize('settings, field', [
     ({'step_control': 'smart'}, 'step_control'),
     ({'fallback_method': 'votca'}, 'fallback_method'),
+    ({'ihnc_range': 'half'}, 'ihnc_range'),
     ({'alpha_min': 2.0}, 'alpha_min'),
     ({'stall_iterations': 0}, 'stall_iterations'),
     ({'backtrack_factor': 0.9}, 'backtrack_factor'),
@@ -131,10 +132,12 @@ def test_bad_step_control_settings_name_the_field(tmp_path, settings, field):
 
 
 @pytest.mark.parametrize('settings, expected', [
-    ({}, 2.5),  # ihnc (falling back to ibi): the Ornstein-Zernike step needs the whole grid
+    ({}, 1.4),  # ihnc (falling back to ibi): the target's g beyond the cutoff, so the cutoff
+    ({'ihnc_range': 'box'}, 2.5),  # the measured g in the Ornstein-Zernike step up to half the box: the whole grid
     ({'method': 'ibi', 'step_control': 'fixed'}, 1.4),  # plain IBI: the cutoff
     ({'method': 'ibi'}, 1.4),  # ibi falling back to ibi
-    ({'method': 'ibi', 'fallback_method': 'ihnc'}, 2.5),
+    ({'method': 'ibi', 'fallback_method': 'ihnc'}, 1.4),
+    ({'method': 'ibi', 'fallback_method': 'ihnc', 'ihnc_range': 'box'}, 2.5),
 ])
 def test_g_is_measured_only_as_far_as_the_update_needs(settings, expected):
     from aiida_cgmob.ibi.driver import g_range, validate_settings

@@ -79,11 +79,13 @@ def hnc_potential(r: np.ndarray, g: np.ndarray, temperature: float, number_densi
 
 def potential_update(r: np.ndarray, g: np.ndarray, g_target: np.ndarray, temperature: float,
                      number_density: float, method: str = 'ihnc', alpha: float = 1.0,
-                     s_floor: float = S_FLOOR) -> np.ndarray:
+                     s_floor: float = S_FLOOR, coupled_range: float | None = None) -> np.ndarray:
     """dU(r) (kJ/mol) on the grid ``r``; NaN where g or g_target is 0 (no information there).
 
     ``s_floor`` (ihnc) regularises the Newton step: where S(k) < s_floor the HNC Jacobian would amplify
     long-wavelength noise and truncation errors of g(r) by 1/S(k)^2 (S(0) of a dense liquid is ~0.01-0.1).
+    ``coupled_range`` (nm, ihnc): the measured g enters the Ornstein-Zernike step only below it, the target's
+    beyond (None: the measured g everywhere).
     """
     if method not in METHODS:
         raise ValueError(f'unknown update method {method!r}; choose one of {METHODS}')
@@ -93,6 +95,9 @@ def potential_update(r: np.ndarray, g: np.ndarray, g_target: np.ndarray, tempera
         log_ratio = np.where(valid, np.log(np.where(valid, g, 1.0) / np.where(valid, g_target, 1.0)), np.nan)
     if method == 'ibi':
         return alpha * kT * log_ratio
+    if coupled_range is not None:
+        # beyond it the target's own g: the step then answers only the differences the potential sets directly
+        g = np.where(np.asarray(r) < coupled_range, g, g_target)
     c = direct_correlation(r, g, number_density, s_floor=s_floor)
     c_target = direct_correlation(r, g_target, number_density, s_floor=s_floor)
     return alpha * kT * (log_ratio - (g - g_target) + (c - c_target))
