@@ -29,7 +29,8 @@ Each inversion lives in ``benchmarks/results/ibi_robustness/<target><tag>/<varia
 skipped when finished) by a second invocation, so the table can be built over several sessions.  ``--ship``
 copies the finished ones (result, history; the cg: targets' g(r)) to ``benchmarks/data/ibi_robustness/``,
 from which ``--report-only`` rebuilds the table on a machine that ran none of them.
-``--jobs`` inversions run at once, each LAMMPS with ``--threads`` threads.  Always exits 0.
+``--jobs`` inversions run at once, each LAMMPS with ``--threads`` threads; several invocations may run side by
+side (each inversion takes a lock, and one that another invocation runs is skipped as 'busy').  Always exits 0.
 """
 
 from __future__ import annotations
@@ -189,10 +190,22 @@ def ship(target: str, variant: str, tag: str) -> None:
 
 
 def invert(target: str, variant: str, args) -> dict:
-    """Run (or resume) one inversion; its summary."""
-    from aiida_cgmob.ibi import run_ibi, write_ibi_input
+    """Run (or resume) one inversion; its summary (status 'busy' while another invocation runs it)."""
+    import fcntl
 
     directory = folder(target, variant, args.tag)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / '.lock', 'w') as lock:
+        try:  # several invocations may share the work: each inversion runs in one of them
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return {'target': target, 'variant': variant, 'status': 'busy'}
+        return _invert(target, variant, directory, args)
+
+
+def _invert(target: str, variant: str, directory: Path, args) -> dict:
+    from aiida_cgmob.ibi import run_ibi, write_ibi_input
+
     result_file = directory / 'ibi_result.json'
     if not result_file.is_file():
         data = target_data(target)
