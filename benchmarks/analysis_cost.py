@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -91,11 +90,13 @@ def machine_header(threads: int) -> list[str]:
                      if line.startswith('model name'))
     except (OSError, StopIteration):
         pass
-    nproc = subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip() or str(os.cpu_count())
+    # os.cpu_count, not `nproc`: nproc honours OMP_NUM_THREADS and would print the threads, not the cores
+    cores = f'{os.cpu_count()} cores' + (f', OMP_NUM_THREADS {os.environ["OMP_NUM_THREADS"]}'
+                                         if 'OMP_NUM_THREADS' in os.environ else '')
     load = ', '.join(f'{value:.2f}' for value in os.getloadavg())
     import numpy
 
-    return [f'machine: {platform.node()}, nproc {nproc}, CPU {model}; load average at start {load}',
+    return [f'machine: {platform.node()}, {cores}, CPU {model}; load average at start {load}',
             f'date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; Python '
             f'{platform.python_version()}, numpy {numpy.__version__}; LAMMPS {_common.lammps_executable()} with '
             f'{threads} OpenMP threads']
