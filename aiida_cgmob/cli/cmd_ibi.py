@@ -40,7 +40,9 @@ def format_ibi(outputs: dict, indent: str = '  ', shown: str = '') -> str:
     if 'history' in outputs:
         history = outputs['history']
         lines.append(f'method            {result.get("method")}, RMS over {result.get("fit_range_nm")} nm, tolerance '
-                     f'{result.get("tolerance")}, step control {result.get("step_control", "fixed")}')
+                     f'{result.get("tolerance")}, step control {result.get("step_control", "fixed")}'
+                     # results made before the setting existed used the measured g up to half the box
+                     + (f', ihnc range {result.get("ihnc_range", "box")}' if result.get('method') == 'ihnc' else ''))
         lines.append(f'{"iteration":>9s} {"RMS(g)":>9s} {"P/bar":>9s} {"+-":>7s} {"rho/nm^-3":>10s} {"s":>7s}  '
                      'next update')
         arrays = {name: history.get_array(name) for name in ('iteration', 'rms', 'pressure_bar', 'pressure_std_bar',

@@ -565,7 +565,7 @@ class IbiRun:
     def _finish(self, state: dict, status: str, message: str) -> dict:
         records = state['records']
         result = {'status': status, 'message': message, 'converged': status == 'converged',
-                  'step_control': self.settings['step_control'],
+                  'step_control': self.settings['step_control'], 'ihnc_range': self.settings['ihnc_range'],
                   'iterations': len(records), 'fit_range_nm': list(self.fit_range),
                   'tolerance': self.settings['tolerance'], 'method': self.settings['method'],
                   'units': {'pressure': 'bar', 'rms': 'dimensionless (g)', 'time': 's', 'number_density': 'nm^-3'}}
