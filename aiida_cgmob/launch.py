@@ -373,8 +373,9 @@ def launch_ibi(
     source
         A descriptors-producing node (a ``cgmob.descriptors`` calculation, or a GROMACS/LAMMPS run or work chain
         that computed its descriptors): its g(r) is the target, at its number density and bead mass (and, for
-        a GROMACS run, its temperature).  Or the target g(r) itself (XyData: x = r in nm, y = g), with ``mass``
-        and ``number_density``.
+        a GROMACS run, its temperature; for an NPT one, its pressure becomes ``settings.pressure_target`` unless
+        ``overrides`` set it, None switching the correction off).  Or the target g(r) itself (XyData: x = r in
+        nm, y = g), with ``mass`` and ``number_density``.
     protocol
         ``fast``, ``moderate`` (default) or ``precise`` (``aiida_cgmob/protocols/ibi.yaml``).
     overrides

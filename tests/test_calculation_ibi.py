@@ -20,7 +20,7 @@ from aiida.engine import run_get_node
 from aiida_cgmob.calculations.ibi import IbiCalculation
 from aiida_cgmob.data import PotentialData
 from aiida_cgmob.potentials import lennard_jones
-from aiida_cgmob.workchains.ibi_base import IbiBaseWorkChain, ibi_inputs_from_descriptors
+from aiida_cgmob.workchains.ibi_base import IbiBaseWorkChain, descriptor_outputs, ibi_inputs_from_descriptors
 
 BIN = Path(sys.executable).parent
 MASS, DENSITY, N_BEADS, CUTOFF = 16.04, 12.0, 200, 1.0
@@ -393,20 +393,48 @@ def test_cli_run_and_show(converged, ibi_code, lammps_code, tmp_path):
 def test_temperature_of_a_gromacs_parent(aiida_localhost):
     """An all-atom GROMACS run gives the inversion its temperature (production ref-t), also through the
     cgmob.descriptors job that analysed it."""
+    from aiida_cgmob.workchains.ibi_base import _gromacs_pressure, _gromacs_temperature
+
+    descriptors, gromacs = _descriptors_of_a_gromacs_run(aiida_localhost, {'ref-t': 310.0})
+    assert _gromacs_temperature(gromacs) == _gromacs_temperature(descriptors) == 310.0
+    assert _gromacs_pressure(gromacs) == _gromacs_pressure(descriptors) == 1.0  # an NPT production at 1 bar
+    nvt, _ = _descriptors_of_a_gromacs_run(aiida_localhost, {'pcoupl': 'no'})
+    assert _gromacs_pressure(nvt) is None
+
+
+def _descriptors_of_a_gromacs_run(computer, production: dict, outputs: dict | None = None):
+    """A finished-looking cgmob.descriptors job (with ``outputs``) on the remote folder of a cgmob.gromacs run."""
     from aiida.common.links import LinkType
     from conftest import tiny_stages
 
-    from aiida_cgmob.workchains.ibi_base import _gromacs_temperature
-
     stages = tiny_stages()
-    stages[-1]['mdp']['ref-t'] = 310.0
-    gromacs = orm.CalcJobNode(computer=aiida_localhost, process_type='aiida.calculations:cgmob.gromacs')
+    stages[-1]['mdp'].update(production)
+    gromacs = orm.CalcJobNode(computer=computer, process_type='aiida.calculations:cgmob.gromacs')
     gromacs.base.links.add_incoming(orm.Dict({'stages': stages}).store(), LinkType.INPUT_CALC, 'parameters')
     gromacs.store()
-    remote = orm.RemoteData(computer=aiida_localhost, remote_path='/tmp')
+    remote = orm.RemoteData(computer=computer, remote_path='/tmp')
     remote.base.links.add_incoming(gromacs, LinkType.CREATE, 'remote_folder')
     remote.store()
-    descriptors = orm.CalcJobNode(computer=aiida_localhost, process_type='aiida.calculations:cgmob.descriptors')
+    descriptors = orm.CalcJobNode(computer=computer, process_type='aiida.calculations:cgmob.descriptors')
     descriptors.base.links.add_incoming(remote, LinkType.INPUT_CALC, 'parent_folder')
     descriptors.store()
-    assert _gromacs_temperature(gromacs) == _gromacs_temperature(descriptors) == 310.0
+    for name, node in (outputs or {}).items():
+        node.base.links.add_incoming(descriptors, LinkType.CREATE, name)
+        node.store()
+    return descriptors, gromacs
+
+
+def test_an_npt_all_atom_target_sets_the_pressure_target(aiida_localhost, converged, ibi_code, lammps_code):
+    """The all-atom run held 5 bar: the inversion corrects the CG pressure towards it unless told otherwise."""
+    def outputs():
+        return {name: node.clone() for name, node in descriptor_outputs(converged).items()}
+
+    npt, _ = _descriptors_of_a_gromacs_run(aiida_localhost, {'ref-p': 5.0}, outputs())
+    builder = IbiBaseWorkChain.get_builder_from_descriptors(ibi_code, lammps_code, npt, protocol='fast')
+    assert builder.ibi.settings['pressure_target'] == 5.0
+    builder = IbiBaseWorkChain.get_builder_from_descriptors(
+        ibi_code, lammps_code, npt, protocol='fast', overrides={'ibi': {'settings': {'pressure_target': None}}})
+    assert builder.ibi.settings['pressure_target'] is None
+    nvt, _ = _descriptors_of_a_gromacs_run(aiida_localhost, {'pcoupl': 'no'}, outputs())
+    builder = IbiBaseWorkChain.get_builder_from_descriptors(ibi_code, lammps_code, nvt, protocol='fast')
+    assert 'pressure_target' not in builder.ibi.settings.get_dict()

@@ -112,7 +112,9 @@ def cmd_ibi():
 @click.option('--max-iterations', type=click.IntRange(min=1), default=None, help='[default: the protocol\'s].')
 @click.option('--tolerance', type=click.FloatRange(min=0, min_open=True), default=None,
               help='Converged when RMS(g - g_target) falls below this [default: the protocol\'s].')
-@click.option('--pressure-target', type=float, default=None, help='bar: correct the pressure towards this value.')
+@click.option('--pressure-target', default=None, metavar='BAR|none',
+              help="Correct the CG pressure towards this value (bar); 'none': no correction [default: the all-atom "
+                   "run's pressure for an NPT GROMACS parent, else none].")
 @click.option('--cutoff', type=click.FloatRange(min=0, min_open=True), default=None, help='nm [default: 1.4].')
 @click.option('--method', type=click.Choice(['ihnc', 'ibi']), default=None, help='Update rule [default: ihnc].')
 @click.option('--temperature', type=click.FloatRange(min=0, min_open=True), default=None,
@@ -136,8 +138,9 @@ def cmd_run(node, code, lammps_code, protocol, n_beads, max_iterations, toleranc
     if lammps_code is None:
         raise click.ClickException(f'no code lmp@{code.computer.label}: pass --lammps-code or run `aiida-cgmob setup`')
     settings = {key: value for key, value in (('max_iterations', max_iterations), ('tolerance', tolerance),
-                                              ('pressure_target', pressure_target), ('cutoff', cutoff),
-                                              ('method', method)) if value is not None}
+                                              ('cutoff', cutoff), ('method', method)) if value is not None}
+    if pressure_target is not None:
+        settings['pressure_target'] = pressure_value(pressure_target)
     with launch_errors():
         workchain = launch_ibi(code, lammps_code, node, protocol, {'ibi': {'settings': settings}} if settings else None,
                                job_options(threads, walltime, threads_option=True), n_beads=n_beads,
@@ -146,6 +149,17 @@ def cmd_run(node, code, lammps_code, protocol, n_beads, max_iterations, toleranc
         echo_submitted(workchain)
         return
     click.echo(summarise_ibi(workchain))
+
+
+def pressure_value(text: str) -> float | None:
+    """Return the --pressure-target value: a number of bar, or None for 'none'."""
+    if text.strip().lower() == 'none':
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither a pressure in bar nor 'none'",
+                                 param_hint='--pressure-target') from None
 
 
 @cmd_ibi.command('show')

@@ -7,6 +7,7 @@ from aiida.engine import calcfunction, process_handler
 from aiida.plugins import CalculationFactory
 
 from aiida_cgmob.exit_codes import define_exit_codes
+from aiida_cgmob.protocols import recursive_merge
 
 from .base import CgmobBaseRestartWorkChain, exit_code
 
@@ -40,8 +41,8 @@ def descriptor_outputs(node: orm.ProcessNode) -> dict:
     return found
 
 
-def _gromacs_temperature(node: orm.ProcessNode) -> float | None:
-    """ref-t (K) of the production stage of the cgmob.gromacs run behind ``node``, or None if there is none."""
+def _gromacs_production(node: orm.ProcessNode) -> dict | None:
+    """Return the complete mdp of the production stage of the cgmob.gromacs run behind ``node``, or None."""
     from aiida_cgmob.gromacs import plan_stages
 
     if (node.process_type or '').endswith(':cgmob.descriptors') and 'parent_folder' in node.inputs:
@@ -54,24 +55,44 @@ def _gromacs_temperature(node: orm.ProcessNode) -> float | None:
     else:
         return None
     try:
-        value = plan_stages(parameters.get_dict()['stages'])[-1]['mdp']['ref-t']
-        return float(str(value).split()[0])
+        return plan_stages(parameters.get_dict()['stages'])[-1]['mdp']
     except (KeyError, ValueError, IndexError, TypeError):
         return None
+
+
+def _mdp_number(mdp: dict | None, key: str) -> float | None:
+    try:
+        return float(str(mdp[key]).split()[0])  # one value per coupling group: they are equal here
+    except (TypeError, KeyError, ValueError, IndexError):
+        return None
+
+
+def _gromacs_temperature(node: orm.ProcessNode) -> float | None:
+    """ref-t (K) of the production stage of the cgmob.gromacs run behind ``node``, or None if there is none."""
+    return _mdp_number(_gromacs_production(node), 'ref-t')
+
+
+def _gromacs_pressure(node: orm.ProcessNode) -> float | None:
+    """ref-p (bar) of the production stage behind ``node`` if it ran at constant pressure, else None."""
+    mdp = _gromacs_production(node)
+    if mdp is None or str(mdp.get('pcoupl', 'no')).lower() in ('no', 'none'):
+        return None
+    return _mdp_number(mdp, 'ref-p')
 
 
 def ibi_inputs_from_descriptors(node: orm.ProcessNode) -> dict:
     """Return ``target``, ``mass`` and ``number_density`` of a descriptors-producing node.
 
-    Also its ``temperature`` (K) when it was a cgmob.gromacs run: the all-atom g(r) becomes the target of the
-    inversion at its density and temperature.
+    Also its ``temperature`` (K) when it was a cgmob.gromacs run, and its ``pressure`` (bar) when that run's
+    production held the pressure: the all-atom g(r) becomes the target of the inversion at its density,
+    temperature and pressure.
     """
     outputs = descriptor_outputs(node)
     result = {'target': outputs['rdf'], 'mass': outputs['mass'],
               'number_density': number_density_of(outputs['density'])}
-    temperature = _gromacs_temperature(node)
-    if temperature is not None:
-        result['temperature'] = temperature
+    for name, value in (('temperature', _gromacs_temperature(node)), ('pressure', _gromacs_pressure(node))):
+        if value is not None:
+            result[name] = value
     return result
 
 
@@ -150,9 +171,15 @@ class IbiBaseWorkChain(CgmobBaseRestartWorkChain):
         """Return a protocol builder whose target, mass, number density (and temperature) come from ``node``.
 
         ``node`` is a cgmob.descriptors job, or a cgmob.gromacs run or work chain with descriptors; the temperature
-        is read from a GROMACS run's production stage.
+        is read from a GROMACS run's production stage.  When that stage held the pressure (NPT), the inversion
+        corrects the CG pressure towards it (``settings.pressure_target``, bar): without the correction the CG
+        liquid holds the all-atom density at ~1000 bar, so a CG run at 1 bar would not keep it (measured in
+        docs/ibi.rst).  ``overrides={'ibi': {'settings': {'pressure_target': None}}}`` switches it off.
         """
         found = ibi_inputs_from_descriptors(node)
+        settings = ((overrides or {}).get('ibi') or {}).get('settings') or {}
+        if 'pressure' in found and 'pressure_target' not in settings:
+            overrides = recursive_merge({'ibi': {'settings': {'pressure_target': found['pressure']}}}, overrides or {})
         return cls.get_builder_from_protocol(
             code, lammps_code, found['target'], protocol, overrides, options, mass=found['mass'],
             number_density=found['number_density'], n_beads=n_beads,
