@@ -51,7 +51,10 @@ WORK = _common.RESULTS_DIR / NAME
 #: Finished inversions committed with the repository (their ibi_result.json and ibi_history.npz), read by
 #: ``--report-only`` when the working folder lacks them; ``--ship`` copies the finished ones there.
 SHIPPED = Path(__file__).resolve().parent / 'data' / NAME
-SHIPPED_FILES = ('ibi_result.json', 'ibi_history.npz', 'wall_seconds.txt')
+SHIPPED_FILES = ('ibi_result.json', 'ibi_input.json', 'ibi.log', 'wall_seconds.txt')
+#: The per-iteration figures of ibi_history.npz that are shipped (not the g(r) and potentials: 3 KB, not 75).
+SHIPPED_HISTORY = ('iteration', 'rms', 'g_error_rms', 'pressure_bar', 'pressure_std_bar', 'number_density',
+                   'timestep_ps', 'seconds', 'next_method', 'next_alpha', 'next_from_iteration')
 VARIANTS = {
     'ibi': {'method': 'ibi', 'smoothing': 1, 'step_control': 'fixed'},
     'ihnc-fixed': {'method': 'ihnc', 'smoothing': 3, 'step_control': 'fixed'},
@@ -176,14 +179,19 @@ def finished(target: str, variant: str, tag: str) -> Path | None:
 
 
 def ship(target: str, variant: str, tag: str) -> None:
-    """Copy a finished inversion's result and history to the shipped folder."""
+    """Copy a finished inversion's result, input, log and per-iteration figures to the shipped folder."""
     import shutil
+
+    import numpy as np
 
     source, destination = folder(target, variant, tag), folder(target, variant, tag, SHIPPED)
     destination.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:
         if (source / name).is_file():
             shutil.copy2(source / name, destination / name)
+    with np.load(source / 'ibi_history.npz') as history:
+        np.savez_compressed(destination / 'ibi_history.npz',
+                            **{name: history[name] for name in SHIPPED_HISTORY if name in history})
     if target.startswith('cg:') and (WORK / 'targets' / f'cg-{target[3:]}.npz').is_file():
         (SHIPPED / 'targets').mkdir(parents=True, exist_ok=True)
         shutil.copy2(WORK / 'targets' / f'cg-{target[3:]}.npz', SHIPPED / 'targets' / f'cg-{target[3:]}.npz')
