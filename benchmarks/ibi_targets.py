@@ -2,8 +2,8 @@
 
 A target is the centre-of-mass (one bead per molecule) g(r) of an all-atom OPLS-AA NPT production of a
 pure liquid at 298.15 K and 1 bar: the three pristine training molecules (``3MePe``, ``EtBz``,
-``234TriMePe``) and 20 synthetic ones, ``syn-<molecule>-<seed>``, whose bonded parameters the package's
-sampler draws from its wide default ranges with that seed (seeds 1-7 of 3MePe and EtBz, 1-6 of
+``234TriMePe``) and 24 synthetic ones, ``syn-<molecule>-<seed>``, whose bonded parameters the package's
+sampler draws from its wide default ranges with that seed (seeds 1-9 of 3MePe, 1-8 of EtBz, 1-7 of
 234TriMePe).  Per target: build ``--molecules`` molecules, then minimise -> NVT -> NPT -> NPT production
 with the package's standard 2 fs settings (``_common.md_stages``), map the production to molecular centres of
 mass and compute g(r) (0.005 nm bins to 2.5 nm or half the box), g(r) of each half of the frames (for the
@@ -43,9 +43,10 @@ RUNS_DIR = CACHE_DIR / 'runs'
 SHIPPED_DIR = Path(__file__).resolve().parent / 'data' / NAME
 PRISTINE = ('3MePe', 'EtBz', '234TriMePe')
 #: Sampling seeds of the synthetic targets: 7 + 7 + 6 = 20.
-SYNTHETIC_SEEDS = {'3MePe': range(1, 8), 'EtBz': range(1, 8), '234TriMePe': range(1, 7)}
+#: 9 + 8 + 7 = 24, of which 20 run: ethylbenzenes 5-8 fail in GROMACS (LINCS; their sampled bonds break the ring).
+SYNTHETIC_SEEDS = {'3MePe': range(1, 10), 'EtBz': range(1, 9), '234TriMePe': range(1, 8)}
 # Seed by seed across the molecules, so that a partial generation covers all three.
-TARGETS = [*PRISTINE, *(f'syn-{molecule}-{seed}' for seed in range(1, 8) for molecule in PRISTINE
+TARGETS = [*PRISTINE, *(f'syn-{molecule}-{seed}' for seed in range(1, 10) for molecule in PRISTINE
                         if seed in SYNTHETIC_SEEDS[molecule])]
 
 TEMPERATURE = 298.15  # K
