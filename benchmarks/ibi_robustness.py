@@ -309,6 +309,7 @@ def plot(jobs: list[tuple[str, str]], tag: str) -> Path | None:
                 histories[target, variant] = (data['iteration'], data['rms'], data['pressure_bar'])
     if not histories:
         return None
+    targets = [target for target in targets if any(name == target for name, _ in histories)]  # no panel if no run
     columns = min(len(targets), 6)
     rows = 2 * int(np.ceil(len(targets) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False, sharex=True)
