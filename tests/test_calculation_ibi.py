@@ -393,13 +393,13 @@ def test_cli_run_and_show(converged, ibi_code, lammps_code, tmp_path):
 def test_temperature_of_a_gromacs_parent(aiida_localhost):
     """An all-atom GROMACS run gives the inversion its temperature (production ref-t), also through the
     cgmob.descriptors job that analysed it."""
-    from aiida_cgmob.workchains.ibi_base import _gromacs_pressure, _gromacs_temperature
+    from aiida_cgmob.workchains.ibi_base import _gromacs_state
 
     descriptors, gromacs = _descriptors_of_a_gromacs_run(aiida_localhost, {'ref-t': 310.0})
-    assert _gromacs_temperature(gromacs) == _gromacs_temperature(descriptors) == 310.0
-    assert _gromacs_pressure(gromacs) == _gromacs_pressure(descriptors) == 1.0  # an NPT production at 1 bar
+    # an NPT production at 1 bar
+    assert _gromacs_state(gromacs) == _gromacs_state(descriptors) == {'temperature': 310.0, 'pressure': 1.0}
     nvt, _ = _descriptors_of_a_gromacs_run(aiida_localhost, {'pcoupl': 'no'})
-    assert _gromacs_pressure(nvt) is None
+    assert 'pressure' not in _gromacs_state(nvt)
 
 
 def _descriptors_of_a_gromacs_run(computer, production: dict, outputs: dict | None = None):

@@ -60,24 +60,25 @@ def _gromacs_production(node: orm.ProcessNode) -> dict | None:
         return None
 
 
-def _mdp_number(mdp: dict | None, key: str) -> float | None:
+def _mdp_number(mdp: dict, key: str) -> float | None:
     try:
         return float(str(mdp[key]).split()[0])  # one value per coupling group: they are equal here
-    except (TypeError, KeyError, ValueError, IndexError):
+    except (KeyError, ValueError, IndexError):
         return None
 
 
-def _gromacs_temperature(node: orm.ProcessNode) -> float | None:
-    """ref-t (K) of the production stage of the cgmob.gromacs run behind ``node``, or None if there is none."""
-    return _mdp_number(_gromacs_production(node), 'ref-t')
+def _gromacs_state(node: orm.ProcessNode) -> dict:
+    """Return the state point of the production stage of the cgmob.gromacs run behind ``node``.
 
-
-def _gromacs_pressure(node: orm.ProcessNode) -> float | None:
-    """ref-p (bar) of the production stage behind ``node`` if it ran at constant pressure, else None."""
+    ``temperature`` (K, ref-t) and, at constant pressure, ``pressure`` (bar, ref-p); unknown keys are left out.
+    """
     mdp = _gromacs_production(node)
-    if mdp is None or str(mdp.get('pcoupl', 'no')).lower() in ('no', 'none'):
-        return None
-    return _mdp_number(mdp, 'ref-p')
+    if mdp is None:
+        return {}
+    state = {'temperature': _mdp_number(mdp, 'ref-t')}
+    if str(mdp.get('pcoupl', 'no')).lower() not in ('no', 'none'):
+        state['pressure'] = _mdp_number(mdp, 'ref-p')
+    return {name: value for name, value in state.items() if value is not None}
 
 
 def ibi_inputs_from_descriptors(node: orm.ProcessNode) -> dict:
@@ -90,10 +91,7 @@ def ibi_inputs_from_descriptors(node: orm.ProcessNode) -> dict:
     outputs = descriptor_outputs(node)
     result = {'target': outputs['rdf'], 'mass': outputs['mass'],
               'number_density': number_density_of(outputs['density'])}
-    for name, value in (('temperature', _gromacs_temperature(node)), ('pressure', _gromacs_pressure(node))):
-        if value is not None:
-            result[name] = value
-    return result
+    return {**result, **_gromacs_state(node)}
 
 
 class IbiBaseWorkChain(CgmobBaseRestartWorkChain):
