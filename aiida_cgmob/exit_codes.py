@@ -77,6 +77,12 @@ _ENTRIES = (
     ExitCodeEntry(450, 'ERROR_BOX_TOO_SMALL', 'The box is too small for the analysis: {message}'),
     ExitCodeEntry(451, 'ERROR_NO_DIFFUSIVE_REGIME', 'The trajectory is too short for a diffusion fit: {message}'),
     ExitCodeEntry(452, 'ERROR_TRAJECTORY_UNUSABLE', 'The trajectory cannot be analysed: {message}'),
+    # 46x-47x: the synthetic database (a sample names the step that failed and carries the child's message)
+    ExitCodeEntry(460, 'ERROR_SAMPLE_SETUP', 'The sample could not build its liquid: {message}'),
+    ExitCodeEntry(461, 'ERROR_SAMPLE_AA', 'The all-atom run of the sample failed: {message}'),
+    ExitCodeEntry(462, 'ERROR_SAMPLE_IBI', 'The inversion of the sample gave no usable potential: {message}'),
+    ExitCodeEntry(463, 'ERROR_SAMPLE_CG', 'No CG run of the sample gave a row: {message}'),
+    ExitCodeEntry(470, 'ERROR_ALL_SAMPLES_FAILED', 'Every sample of the database build failed: {message}'),
 )
 
 #: label -> entry, in status order

@@ -3,5 +3,6 @@
 from .bonded_parameters import BondedParametersData
 from .configuration import configuration_node, configuration_of
 from .potential import PotentialData
+from .row import RowData
 
-__all__ = ['BondedParametersData', 'PotentialData', 'configuration_node', 'configuration_of']
+__all__ = ['BondedParametersData', 'PotentialData', 'RowData', 'configuration_node', 'configuration_of']

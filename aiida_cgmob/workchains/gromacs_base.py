@@ -14,11 +14,22 @@ from aiida_cgmob.gromacs.mdp import MINIMUM_TIMESTEP
 
 from .base import CgmobBaseRestartWorkChain, exit_code
 
-__all__ = ['GromacsBaseWorkChain', 'scale_time_step']
+__all__ = ['GromacsBaseWorkChain', 'scale_time_step', 'with_state_point']
 
 GromacsCalculation = CalculationFactory('cgmob.gromacs')
 
 _OUTPUT_INTERVALS = ('nstcalcenergy', 'nstenergy', 'nstlog', 'nstxout-compressed')
+
+
+def with_state_point(parameters: orm.Dict, temperature: float, pressure: float) -> orm.Dict:
+    """A copy of ``parameters`` with ``temperature`` (K) in every MD stage and ``pressure`` (bar) in every NPT stage."""
+    stages = [dict(stage, mdp=dict(stage.get('mdp') or {})) for stage in parameters['stages']]
+    for stage in stages:
+        if stage['type'] != 'minimise':
+            stage['mdp']['ref-t'] = temperature
+        if stage['type'] == 'npt':
+            stage['mdp']['ref-p'] = pressure
+    return orm.Dict({**parameters.get_dict(), 'stages': stages})
 
 
 def scale_time_step(stages: list[dict], factor: float = 0.5) -> tuple[list[dict], float]:
@@ -98,13 +109,7 @@ class GromacsBaseWorkChain(CgmobBaseRestartWorkChain):
         if bonded_parameters is not None:
             inputs['bonded_parameters'] = bonded_parameters
         builder = cls.protocol_builder(protocol, overrides, options, inputs, descriptors_code)
-        stages = [dict(stage, mdp=dict(stage.get('mdp') or {})) for stage in builder.gromacs.parameters['stages']]
-        for stage in stages:
-            if stage['type'] != 'minimise':
-                stage['mdp']['ref-t'] = temperature
-            if stage['type'] == 'npt':
-                stage['mdp']['ref-p'] = pressure
-        builder.gromacs.parameters = orm.Dict({**builder.gromacs.parameters.get_dict(), 'stages': stages})
+        builder.gromacs.parameters = with_state_point(builder.gromacs.parameters, temperature, pressure)
         return builder
 
     def continue_from(self, calculation):
