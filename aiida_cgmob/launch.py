@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from aiida import orm
     from aiida.engine import ProcessBuilder
 
-__all__ = ['run_or_submit', 'launch_aa', 'launch_ibi', 'launch_cg', 'launch_descriptors', 'find_code',
-           'remote_folder_of', 'aa_files']
+__all__ = ['run_or_submit', 'launch_aa', 'launch_ibi', 'launch_cg', 'launch_descriptors', 'launch_sample',
+           'launch_database', 'find_code', 'find_codes', 'remote_folder_of', 'aa_files']
 
 
 def run_or_submit(builder: ProcessBuilder, daemon: bool = False) -> orm.ProcessNode:
@@ -72,6 +72,27 @@ def find_code(label: str, computer: orm.Computer | str = 'localhost') -> orm.Abs
         return orm.load_code(f'{label}@{computer_label}')
     except exceptions.NotExistent:
         return None
+
+
+#: the codes a synthetic sample needs, by label
+SAMPLE_CODES = ('gmx', 'lmp', 'cgmob-descriptors', 'cgmob-ibi')
+
+
+def find_codes(computer: orm.Computer | str = 'localhost', labels=SAMPLE_CODES) -> dict[str, orm.AbstractCode]:
+    """Return the codes ``labels`` on ``computer`` (as ``aiida-cgmob setup`` names them), label -> code.
+
+    Raises
+    ------
+    ValueError
+        Naming every missing code.
+    """
+    found = {label: find_code(label, computer) for label in labels}
+    missing = [label for label, code in found.items() if code is None]
+    if missing:
+        where = computer if isinstance(computer, str) else computer.label
+        raise ValueError(f'codes: no {", ".join(f"{label}@{where}" for label in missing)}; run `aiida-cgmob setup` '
+                         'or create them with `verdi code create`')
+    return found
 
 
 def remote_folder_of(node: orm.Node) -> orm.RemoteData:
@@ -515,4 +536,120 @@ def launch_descriptors(
         builder.metadata.options = dict(options)
     if label:
         builder.metadata.label = label
+    return run_or_submit(builder, daemon)
+
+
+def _check_sample_builder(builder, molecules: list[str], seeds: list[int]) -> None:
+    """ValueError naming the field when a sample (or each sample of a build) would be refused at submission."""
+    from aiida_cgmob.workchains.synthetic import check_sample_inputs, sample_values
+
+    values = sample_values(builder)
+    for molecule in molecules:
+        problem = check_sample_inputs({**values, 'molecule': molecule, 'seed': seeds[0] if seeds else None})
+        if problem:
+            raise ValueError(problem)
+
+
+def launch_sample(
+    codes: Mapping[str, orm.AbstractCode],
+    molecule: str,
+    seed: int,
+    protocol: str | None = None,
+    overrides: Mapping | None = None,
+    options: Mapping | None = None,
+    *,
+    daemon: bool = False,
+) -> orm.WorkflowNode:
+    """Run (or submit) one ``cgmob.synthetic.sample``: molecule + seed -> K rows.
+
+    Parameters
+    ----------
+    codes
+        ``gmx``, ``lmp``, ``cgmob-descriptors`` and ``cgmob-ibi`` (:func:`find_codes` finds them).
+    molecule
+        A built-in name or a hydrocarbon SMILES.
+    seed
+        The sample seed (bonded parameters and bead masses).
+    protocol
+        ``fast``, ``moderate`` (default) or ``precise`` (``aiida_cgmob/protocols/synthetic.yaml``).
+    overrides
+        Inputs merged over the protocol's, e.g. ``{'n_masses': 8, 'mass_range': [40, 120]}``.
+    options
+        Merged over ``metadata.options`` of every job.
+    daemon
+        Submit instead of running here.
+
+    Raises
+    ------
+    ValueError
+        Before any node is created, naming the field.
+    """
+    from aiida_cgmob.workchains.synthetic import SyntheticSampleWorkChain
+
+    _count('seed', seed, 0)
+    builder = SyntheticSampleWorkChain.get_builder_from_protocol(dict(codes), molecule, seed, protocol,
+                                                                 _overrides(overrides), options)
+    _check_sample_builder(builder, [molecule], [seed])
+    return run_or_submit(builder, daemon)
+
+
+def launch_database(
+    codes: Mapping[str, orm.AbstractCode],
+    group_label: str,
+    seeds: list[int],
+    molecules: list[str] | None = None,
+    protocol: str | None = None,
+    overrides: Mapping | None = None,
+    options: Mapping | None = None,
+    *,
+    max_concurrent: int = 4,
+    daemon: bool = True,
+) -> orm.WorkflowNode:
+    """Build or extend the synthetic database ``group_label``: each molecule sampled with each seed.
+
+    Parameters
+    ----------
+    codes
+        ``gmx``, ``lmp``, ``cgmob-descriptors`` and ``cgmob-ibi`` (:func:`find_codes` finds them).
+    group_label
+        The Group of the database; made if new; a (molecule, seed) already in it is skipped.
+    seeds
+        Sample seeds (integers >= 0, each once).
+    molecules
+        Built-in names or hydrocarbon SMILES [default: the three training molecules].
+    protocol, overrides, options
+        Of each sample (see :func:`launch_sample`).
+    max_concurrent
+        At most this many samples in flight.
+    daemon
+        Submit to the daemon (default: a build takes long) instead of running here.
+
+    Raises
+    ------
+    ValueError
+        Before any node is created, naming the field.
+    """
+    from aiida_cgmob.workchains.synthetic import TRAINING_MOLECULES, SyntheticDatabaseWorkChain
+
+    seeds = list(seeds) if seeds is not None else []
+    molecules = list(molecules) if molecules is not None else list(TRAINING_MOLECULES)
+    if not seeds:
+        raise ValueError('seeds: the list of sample seeds is empty')
+    for seed in seeds:
+        _count('seeds', seed, 0)
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise ValueError(f'seeds: {repeated} given more than once')
+    if not molecules:
+        raise ValueError('molecules: the list of molecules is empty')
+    repeated = sorted({molecule for molecule in molecules if molecules.count(molecule) > 1})
+    if repeated:
+        raise ValueError(f'molecules: {repeated} given more than once')
+    _count('max_concurrent', max_concurrent, 1)
+    if not isinstance(group_label, str) or not group_label.strip():
+        raise ValueError(f'group_label: needs a non-empty label, got {group_label!r}')
+    builder = SyntheticDatabaseWorkChain.get_builder_from_protocol(
+        dict(codes), group_label, seeds, molecules, protocol, _overrides(overrides), options,
+        max_concurrent=max_concurrent)
+    _check_sample_builder(builder.sample, molecules, seeds)
     return run_or_submit(builder, daemon)

@@ -52,7 +52,7 @@ class GridSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> GridSpec:
-        """The grid a row recorded with :meth:`as_dict`."""
+        """Return the grid a row recorded with :meth:`as_dict`."""
         return cls(float(data['r_min']), float(data['r_max']), int(data['n_points']))
 
 
@@ -65,7 +65,7 @@ U_STEP = 0.002
 
 
 def u_grid_spec(cutoff: float, r_min: float = U_R_MIN, step: float = U_STEP) -> GridSpec:
-    """The U(r) grid of a potential cut at ``cutoff`` (nm): ``r_min`` to the cut-off, ``step`` apart."""
+    """Return the U(r) grid of a potential cut at ``cutoff`` (nm): ``r_min`` to the cut-off, ``step`` apart."""
     n = round((cutoff - r_min) / step)
     if n < 1 or abs(r_min + n * step - cutoff) > 1e-6:
         raise GridError(f'the cut-off {cutoff} nm must lie a whole number of {step} nm steps above {r_min} nm')
@@ -73,7 +73,7 @@ def u_grid_spec(cutoff: float, r_min: float = U_R_MIN, step: float = U_STEP) -> 
 
 
 def minimum_box(grid: GridSpec = G_GRID, bin_width: float = 0.005) -> float:
-    """The shortest cubic box (nm) whose g(r) reaches the end of ``grid``: twice the last bin edge needed."""
+    """Return the shortest cubic box (nm) whose g(r) reaches the end of ``grid``: twice the last bin edge needed."""
     return 2.0 * (grid.r_max + bin_width)
 
 

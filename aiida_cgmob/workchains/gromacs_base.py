@@ -22,7 +22,7 @@ _OUTPUT_INTERVALS = ('nstcalcenergy', 'nstenergy', 'nstlog', 'nstxout-compressed
 
 
 def with_state_point(parameters: orm.Dict, temperature: float, pressure: float) -> orm.Dict:
-    """A copy of ``parameters`` with ``temperature`` (K) in every MD stage and ``pressure`` (bar) in every NPT stage."""
+    """Return ``parameters`` with ``temperature`` (K) in every MD stage and ``pressure`` (bar) in every NPT stage."""
     stages = [dict(stage, mdp=dict(stage.get('mdp') or {})) for stage in parameters['stages']]
     for stage in stages:
         if stage['type'] != 'minimise':

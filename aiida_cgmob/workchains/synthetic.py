@@ -34,8 +34,8 @@ from .gromacs_base import GromacsBaseWorkChain, with_state_point
 from .ibi_base import IbiBaseWorkChain, ibi_inputs_from_descriptors
 from .lammps_cg_base import LammpsCgBaseWorkChain
 
-__all__ = ['TRAINING_MOLECULES', 'SyntheticDatabaseWorkChain', 'SyntheticSampleWorkChain', 'check_sample_inputs',
-           'cg_beads']
+__all__ = ['TRAINING_MOLECULES', 'SyntheticDatabaseWorkChain', 'SyntheticSampleWorkChain', 'cg_beads',
+           'check_sample_inputs', 'sample_values']
 
 #: the molecules of the published database (built-in names)
 TRAINING_MOLECULES = ('234TriMePe', 'EtBz', '3MePe')
@@ -51,7 +51,7 @@ def _value(node_or_value):
 
 
 def _get(inputs, path: str, default=None):
-    """The value at the dotted ``path`` of a (possibly nested) mapping of inputs, or ``default``."""
+    """Return the value at the dotted ``path`` of a (possibly nested) mapping of inputs, or ``default``."""
     for key in path.split('.'):
         if inputs is None or key not in inputs:
             return default
@@ -69,7 +69,7 @@ def _positive_number(value) -> bool:
 
 
 def check_sample_inputs(values: dict) -> str | None:
-    """The first problem of a sample's plain inputs, naming the field; None when they can make a sample.
+    """Return the first problem of a sample's plain inputs, naming the field; None when they can make a sample.
 
     ``values``: molecule, seed, n_molecules, mass_range, n_masses, mass_distribution, g_grid (dict), cutoff (the
     inversion's, nm), aa_cutoff (largest cut-off of the all-atom stages, nm), cg_n_beads (or None), ranges.
@@ -126,8 +126,8 @@ def check_sample_inputs(values: dict) -> str | None:
     return None
 
 
-def _sample_values(inputs) -> dict:
-    """The plain values :func:`check_sample_inputs` needs, from a sample's (possibly partial) inputs."""
+def sample_values(inputs) -> dict:
+    """Return the plain values :func:`check_sample_inputs` needs, from a sample's (possibly partial) inputs."""
     from aiida_cgmob.gromacs import largest_cutoff
 
     stages = _get(inputs, 'aa.gromacs.parameters')
@@ -152,7 +152,7 @@ def validate_sample_inputs(inputs, _):
     """Refuse a sample that cannot work before it is submitted (see :func:`check_sample_inputs`)."""
     if 'molecule' not in inputs:  # exposed in a database: the database checks each molecule itself
         return None
-    return check_sample_inputs(_sample_values(inputs))
+    return check_sample_inputs(sample_values(inputs))
 
 
 class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
@@ -169,7 +169,7 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
 
     @classmethod
     def define(cls, spec):
-        """Inputs of the sample and the exposed inputs of its three chains; rows out."""
+        """Define the inputs of the sample and the exposed inputs of its three chains; rows out."""
         super().define(spec)
         spec.input('molecule', valid_type=orm.Str, help='A built-in name (`aiida-cgmob molecule list`) or a '
                    'hydrocarbon SMILES.')
@@ -250,7 +250,7 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
     @classmethod
     def inputs_from_protocol(cls, codes: dict[str, orm.AbstractCode], protocol: str | None = None,
                              overrides: dict | None = None, options: dict | None = None) -> dict:
-        """The inputs of a sample from a protocol, all but ``molecule`` and ``seed`` (see get_builder_from_protocol)."""
+        """Return the inputs of a sample from a protocol, but molecule and seed (see get_builder_from_protocol)."""
         missing = sorted({'gmx', 'lmp', 'cgmob-descriptors', 'cgmob-ibi'} - set(codes))
         if missing:
             raise ValueError(f'codes: {", ".join(missing)} missing; give gmx, lmp, cgmob-descriptors and cgmob-ibi')
@@ -426,7 +426,7 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
         return None
 
     def results(self):
-        """The summary: what was made, what failed and why."""
+        """Attach the summary: what was made, what failed and why."""
         self.out('summary', orm.Dict({**self.ctx.summary, 'units': {
             'number_density': 'nm^-3', 'mass_density': 'kg/m^3', 'D_aa': '1e-9 m^2/s', 'masses': 'g/mol',
             'pressure_bar': 'bar', 'mean': '1e-9 m^2/s (g/mol)^0.5'}}).store())
@@ -483,7 +483,7 @@ def validate_database_inputs(inputs, _):
         return f'max_concurrent: must be >= 1, got {inputs["max_concurrent"].value}'
     if not inputs.get('group_label') or not inputs['group_label'].value.strip():
         return 'group_label: empty'
-    values = _sample_values(inputs.get('sample', {}))
+    values = sample_values(inputs.get('sample', {}))
     for molecule in molecules:
         problem = check_sample_inputs({**values, 'molecule': molecule, 'seed': seeds[0]})
         if problem:
@@ -504,7 +504,7 @@ class SyntheticDatabaseWorkChain(ProtocolMixin, WorkChain):
 
     @classmethod
     def define(cls, spec):
-        """The build's own inputs and the sample's (but molecule and seed)."""
+        """Define the build's own inputs and the sample's (but molecule and seed)."""
         super().define(spec)
         spec.input('group_label', valid_type=orm.Str, help='Label of the Group of the database (made if new).')
         spec.input('molecules', valid_type=orm.List, default=lambda: orm.List(list(TRAINING_MOLECULES)),
@@ -598,7 +598,7 @@ class SyntheticDatabaseWorkChain(ProtocolMixin, WorkChain):
         self.ctx.running = still
 
     def results(self):
-        """Counts: rows made, samples failed and why."""
+        """Attach the counts: rows made, samples failed and why."""
         counts = self.ctx.counts
         rows, failed = group_members(orm.load_group(self.ctx.group_pk))
         summary = {**counts, 'failures': self.ctx.failures, 'rows_in_group': len(rows),
