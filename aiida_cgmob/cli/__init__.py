@@ -26,4 +26,4 @@ def profile_group(name: str) -> Callable:
     return decorator
 
 
-from . import cmd_aa, cmd_cg, cmd_descriptors, cmd_ibi, cmd_molecule, cmd_setup  # noqa: E402,F401  (sub-commands)
+from . import cmd_aa, cmd_cg, cmd_database, cmd_descriptors, cmd_ibi, cmd_molecule, cmd_setup  # noqa: E402,F401
