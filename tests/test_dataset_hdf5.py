@@ -143,3 +143,10 @@ def test_column_kinds_are_documented():
         assert kind in ('str', 'int', 'float', 'flag'), name
         assert (unit == '') == (kind != 'float'), name
     assert hdf5.ARRAY_NAMES == ('r_g', 'r_u', 'g', 'g_error', 'u')
+
+
+def test_a_row_without_grids_is_named():
+    rows = make_rows(2)
+    rows[1]['u_grid'] = None
+    with pytest.raises(dataset.GridError, match='row 00000001-.* records no usable g_grid and u_grid'):
+        dataset.stack_rows([{**row, 'uuid': f'row {row["uuid"]}'} for row in rows])

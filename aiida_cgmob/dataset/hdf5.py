@@ -112,7 +112,11 @@ def check_common_grids(grids: Iterable[tuple[Mapping, Mapping]], names: Sequence
     first_name = None
     for index, (g_grid, u_grid) in enumerate(grids):
         name = names[index] if names is not None else f'row {index}'
-        specs = [GridSpec.from_dict(g_grid), GridSpec.from_dict(u_grid)]
+        try:
+            specs = [GridSpec.from_dict(g_grid), GridSpec.from_dict(u_grid)]
+        except (KeyError, TypeError, ValueError) as exception:
+            raise GridError(f'{name} records no usable g_grid and u_grid ({g_grid!r}, {u_grid!r}): '
+                            f'{type(exception).__name__} {exception}') from exception
         if first is None:
             first, first_name = specs, name
             continue
