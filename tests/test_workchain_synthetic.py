@@ -10,24 +10,9 @@ import pytest
 from aiida import orm
 from aiida.engine import run_get_node
 
-from conftest import tiny_stages
+from tiny_sample import OPTIONS, TINY
 
 BIN = Path(sys.executable).parent
-
-#: a sample in seconds: 60 molecules, 5 ps of production, 2 inversion iterations, 2 CG runs of 10 ps
-TINY = {
-    'n_molecules': 60, 'n_masses': 2, 'start_density': 500.0,
-    'aa': {'gromacs': {'parameters': {'stages': tiny_stages(500, 2500, **{"nstxout-compressed": 50})},
-                       'descriptors': {'settings': {'fit_window': [0.5, 2.0]}}}},
-    'ibi': {'ibi': {'n_beads': 200, 'settings': {'cutoff': 1.0, 'max_iterations': 2, 'tolerance': 0.05},
-                    'lammps_settings': {'timestep': 0.004, 'equilibration': 1.0, 'production': 5.0,
-                                        'frame_interval': 0.1, 'thermo_interval': 0.2, 'restart_interval': 5.0}}},
-    'cg': {'lammps': {'settings': {'timestep': 0.005, 'equilibration': 2.0, 'production': 10.0,
-                                   'frame_interval': 0.1, 'thermo_interval': 0.2, 'restart_interval': 10.0},
-                      'descriptors': {'settings': {'fit_window': [0.5, 3.0]}}}},
-}
-OPTIONS = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}, 'max_wallclock_seconds': 600}
-
 
 @pytest.fixture
 def codes(gmx_code, lmp_code, descriptors_code, aiida_code_installed):
@@ -36,14 +21,144 @@ def codes(gmx_code, lmp_code, descriptors_code, aiida_code_installed):
     return {'gmx': gmx_code, 'lmp': lmp_code, 'cgmob-descriptors': descriptors_code, 'cgmob-ibi': ibi}
 
 
-def test_sample_makes_rows_with_provenance(codes):
+#: nodes made once per module: tests read them, none changes them
+_NODES: dict[str, int] = {}
+
+
+def row_keys(label: str) -> list[tuple]:
+    from aiida_cgmob.data import RowData
+
+    query = orm.QueryBuilder().append(orm.Group, filters={'label': label}, tag='group')
+    query.append(RowData, with_group='group', project=['attributes.molecule', 'attributes.sample_seed',
+                                                       'attributes.mass_index'])
+    return sorted(tuple(key) for key in query.all())
+
+
+@pytest.fixture
+def first_build(codes):
+    """A database of one tiny sample (2 rows), built here (run once per module)."""
+    from aiida_cgmob.launch import launch_database
+
+    if 'first' not in _NODES:
+        _NODES['first'] = launch_database(codes, 'tiny', [1], ['3MePe'], 'fast', TINY, OPTIONS, daemon=False).pk
+    return orm.load_node(_NODES['first'])
+
+
+
+def test_rows_on_the_common_grids_with_provenance_to_the_seed(first_build):
+    from aiida_cgmob.data import RowData
+    from aiida_cgmob.dataset import G_GRID
+
+    assert first_build.is_finished_ok, (first_build.exit_status, first_build.exit_message)
+    assert first_build.outputs.summary['rows_added'] == 2
+    assert row_keys('tiny') == [('3MePe', 1, 0), ('3MePe', 1, 1)]
+    sample = next(node for node in first_build.called if node.process_label == 'SyntheticSampleWorkChain')
+    rows = [sample.outputs.rows[name] for name in sorted(sample.outputs.rows)]
+    for row in rows:
+        assert row.g.shape == (G_GRID.n_points,) and np.all(np.isfinite(row.g)) and np.all(np.isfinite(row.u))
+        assert np.allclose(row.r_g, G_GRID.r) and row.u[-1] == 0.0 and row.r_u[-1] == pytest.approx(1.0)
+        assert row.g[-20:].mean() == pytest.approx(1.0, abs=0.05)  # g -> 1 at 2.4-2.5 nm: the box held the grid
+        attributes = row.base.attributes.all
+        assert attributes['ensemble'] == 'nvt' and attributes['temperature'] == 298.15
+        assert attributes['D_sqrt_m'] == pytest.approx(attributes['D'] * attributes['mass'] ** 0.5)
+        assert attributes['mass_density'] == pytest.approx(
+            attributes['number_density'] * attributes['mass'] / 0.602214076)
+        assert attributes['units']['D'] == '1e-9 m^2/s' and 'mass_scaling_ok' in row.base.extras.all
+        # provenance: seed -> parameters -> topology -> AA -> IBI -> CG -> row; seed -> masses -> CG
+        ancestors = orm.QueryBuilder().append(RowData, filters={'id': row.pk}, tag='row').append(
+            orm.ProcessNode, with_descendants='row', project='process_type').all(flat=True)
+        for kind in ('cgmob.gromacs', 'cgmob.ibi', 'cgmob.lammps.cg', 'sample_bonded_parameters', 'build_liquid',
+                     'draw_masses', 'make_row'):
+            assert any(str(found).endswith(kind) for found in ancestors), (kind, ancestors)
+        mass = row.creator.inputs.mass
+        assert mass.creator.process_label == 'draw_masses' and mass.creator.inputs.seed.value == 1
+    masses = [row.base.attributes.get('mass') for row in rows]
+    assert all(20.0 <= mass <= 200.0 for mass in masses) and masses[0] != masses[1]
+    scaling = sample.outputs.mass_scaling
+    assert scaling['n'] == 2 and scaling['rows'] == ['row_0', 'row_1']
+
+
+def test_extend_with_new_seeds_and_caching_recomputes_nothing(first_build, codes):
+    """The same Group with seeds [1, 2] adds only seed 2; another Group of seed 1 with caching reuses every job."""
+    from aiida.manage.caching import enable_caching
+
+    from aiida_cgmob.launch import launch_database
+
+    extended = launch_database(codes, 'tiny', [1, 2], ['3MePe'], 'fast', TINY, OPTIONS, daemon=False)
+    assert extended.is_finished_ok
+    summary = extended.outputs.summary.get_dict()
+    assert (summary['skipped'], summary['rows_added'], summary['rows_in_group']) == (1, 2, 4)
+    assert row_keys('tiny') == [('3MePe', 1, 0), ('3MePe', 1, 1), ('3MePe', 2, 0), ('3MePe', 2, 1)]
+
+    with enable_caching():
+        again = launch_database(codes, 'tiny-again', [1], ['3MePe'], 'fast', TINY, OPTIONS, daemon=False)
+    assert again.is_finished_ok and row_keys('tiny-again') == [('3MePe', 1, 0), ('3MePe', 1, 1)]
+    jobs = [node for node in again.called_descendants if isinstance(node, orm.CalcJobNode)]
+    assert len(jobs) == 4 and all(job.base.caching.is_created_from_cache for job in jobs)  # AA, IBI, 2 x CG
+
+
+def test_a_failed_sample_is_recorded_and_the_others_go_on(codes):
+    """A liquid that cannot be packed fails its sample (460) at once; the build records it and finishes the rest."""
+    from aiida_cgmob.launch import launch_database
+
+    overrides = {**TINY, 'start_density': 2000.0}  # no room for the molecules: the liquid cannot be built
+    build = launch_database(codes, 'failing', [5, 6], ['3MePe'], 'fast', overrides, OPTIONS, daemon=False)
+    assert build.exit_status == 470  # every sample failed, each for a reason
+    failures = build.outputs.summary['failures']
+    assert len(failures) == 2 and all('460' in reason and 'PackingError' in reason for reason in failures.values())
+    group = orm.load_group('failing')
+    members = list(group.nodes)
+    assert len(members) == 2 and all(node.exit_status == 460 for node in members)
+    assert {node.base.extras.get('cgmob_seed') for node in members} == {5, 6}
+
+
+def test_database_build_survives_a_killed_daemon(tmp_path):
+    """SIGKILL every daemon process in the middle of a build, start it again: no row lost, none twice."""
+    import json
+    import os
+    import subprocess
+
+    script = Path(__file__).with_name('daemon_kill_build.py')
+    result = subprocess.run([sys.executable, str(script), '--path', str(tmp_path / 'aiida')], capture_output=True,
+                            text=True, timeout=1500, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures['killed_pids'] >= 2 and figures['rows_before_kill'] < figures['rows_planned']
+    assert figures['rows_in_group'] == figures['distinct_rows_in_group'] == figures['rows_planned']
+
+
+@pytest.mark.parametrize(('change', 'field'), [
+    ({'molecules': ['NotAMolecule']}, 'molecule'),
+    ({'seeds': []}, 'seeds'),
+    ({'seeds': [1, 2, 1]}, 'seeds'),
+    ({'seeds': [-1]}, 'seeds'),
+    ({'overrides': {'mass_range': [0.0, 100.0]}}, 'mass_range'),
+    ({'overrides': {'mass_range': [100.0, 100.0]}}, 'mass_range'),
+    ({'overrides': {'mass_range': [50.0, float('inf')]}}, 'mass_range'),
+    ({'overrides': {'n_masses': 0}}, 'n_masses'),
+    ({'max_concurrent': 0}, 'max_concurrent'),
+    ({'overrides': {'cg_n_beads': 100}}, 'cg_n_beads'),
+    ({'overrides': {'g_grid': {'r_min': 0.1, 'r_max': 2.5, 'n_points': 1}}}, 'g_grid'),
+    ({'overrides': {'n_molecules': 20}}, 'n_molecules'),
+    ({'overrides': {'mass_distribution': 'normal'}}, 'mass_distribution'),
+])
+def test_bad_input_is_refused_before_anything_is_stored(codes, change, field):
+    from aiida_cgmob.launch import launch_database
+
+    arguments = {'seeds': [1, 2], 'molecules': ['3MePe', 'EtBz'], 'overrides': {}, 'max_concurrent': 2}
+    arguments.update(change)
+    before = orm.QueryBuilder().append(orm.Node).count()
+    with pytest.raises(ValueError, match=field):
+        launch_database(codes, 'refused', arguments.pop('seeds'), arguments.pop('molecules'), 'fast',
+                        arguments.pop('overrides'), OPTIONS, daemon=False, **arguments)
+    assert orm.QueryBuilder().append(orm.Node).count() == before
+    assert not orm.QueryBuilder().append(orm.Group, filters={'label': 'refused'}).count()
+
+
+def test_the_ports_refuse_what_the_launcher_refuses(codes):
+    """A builder made by hand is refused at submission too, naming the field."""
     from aiida_cgmob.workchains.synthetic import SyntheticSampleWorkChain
 
-    builder = SyntheticSampleWorkChain.get_builder_from_protocol(codes, '3MePe', 1, 'fast', TINY, OPTIONS)
-    _, node = run_get_node(builder)
-    assert node.is_finished_ok, (node.exit_status, node.exit_message)
-    rows = node.outputs.rows
-    assert sorted(rows) == ['row_0', 'row_1']
-    row = rows.row_0
-    assert row.g.shape == (481,) and np.all(np.isfinite(row.u))
-    print(node.outputs.summary.get_dict())
+    builder = SyntheticSampleWorkChain.get_builder_from_protocol(codes, '3MePe', 1, 'fast', {'n_masses': 0})
+    with pytest.raises(ValueError, match='n_masses'):
+        run_get_node(builder)

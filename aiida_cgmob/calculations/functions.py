@@ -70,9 +70,13 @@ def make_row(rdf: orm.XyData, diffusion: orm.Dict, density: orm.Dict, mass: orm.
 
 @calcfunction
 def check_mass_scaling(**rows: RowData) -> orm.Dict:
-    """D*sqrt(m) across the rows of one potential (:func:`aiida_cgmob.dataset.mass_scaling_check`), per row uuid."""
-    ordered = [rows[name] for name in sorted(rows)]
-    get = [row.base.attributes.get for row in ordered]
+    """D*sqrt(m) across the rows of one potential (:func:`aiida_cgmob.dataset.mass_scaling_check`).
+
+    ``rows`` lists the input names in the order of ``deviations`` and ``flagged`` (names, not uuids: a result
+    reused by caching belongs to the new rows through its input links).
+    """
+    names = sorted(rows, key=lambda name: (len(name), name))  # row_2 before row_10
+    get = [rows[name].base.attributes.get for name in names]
     result = dataset.mass_scaling_check([g('mass') for g in get], [g('D') for g in get], [g('D_error') for g in get])
-    result['rows'] = [row.uuid for row in ordered]
+    result['rows'] = names
     return orm.Dict(result)

@@ -106,7 +106,7 @@ def resample_u(r: np.ndarray, energy: np.ndarray, force: np.ndarray, grid: GridS
                         f'({grid.r_min:g} nm)')
     points = grid.r
     values = np.zeros_like(points)
-    inside = points <= r[-1]
+    inside = points < r[-1] - 1e-9  # U(r_c) = 0 exactly, not 0 up to round-off
     values[inside] = CubicHermiteSpline(r, energy, -force)(points[inside])
     if not np.all(np.isfinite(values)):
         raise GridError('U(r) is not finite on the common grid')

@@ -416,8 +416,8 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
             self.out('mass_scaling', scaling)
             checked = dict(zip(scaling['rows'], zip(scaling['flagged'], scaling['deviations'], strict=True),
                                strict=True))
-            for row in rows.values():
-                flagged, deviation = checked[row.uuid]
+            for name, row in rows.items():
+                flagged, deviation = checked[name]
                 row.base.extras.set_many({'mass_scaling_ok': not flagged, 'mass_scaling_deviation': deviation})
             self.ctx.summary['mass_scaling'] = {'ok': scaling['ok'], 'relative_spread': scaling['relative_spread'],
                                                 'mean': scaling['mean']}
@@ -455,6 +455,9 @@ def add_sample_to_group(group: orm.Group, sample: orm.WorkflowNode) -> tuple[int
         key = (sample.base.extras.get('cgmob_molecule', None), sample.base.extras.get('cgmob_seed', None))
         if key not in failed:
             group.add_nodes(sample)
+        if sample.is_excepted:
+            lines = (sample.exception or 'no traceback').strip().splitlines()
+            return 0, f'excepted: {lines[-1] if lines else "no traceback"}'
         status = sample.exit_status if sample.is_finished else sample.process_state.value
         return 0, f'exit {status}: {sample.exit_message or "no message"}'
     rows = [node for node in sample.outputs.rows.values()] if 'rows' in sample.outputs else []

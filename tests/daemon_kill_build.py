@@ -1,0 +1,125 @@
+"""Kill the daemon (SIGKILL, by pid) in the middle of a database build, start it again, check nothing is lost or twice.
+
+Runs in its own isolated profile (SQLite, ZeroMQ broker) under ``--path``, never a user's.  A tiny database build
+(``tests/tiny_sample.py``: 3-methylpentane, ``--seeds`` samples of 2 rows, one sample at a time) is submitted; once
+the first rows are in the Group and a job of the next sample is running, every daemon process (the circus arbiter
+and its workers) gets SIGKILL.  After ``--pause`` seconds the daemon is started again and the build must finish with
+every planned row in the Group exactly once.  Prints one JSON line of figures; exit status 0 when all holds.
+
+    python tests/daemon_kill_build.py --path /tmp/kill-test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 1.0):
+    """Poll ``condition`` until it returns something true; RuntimeError naming ``what`` after ``timeout`` s."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise RuntimeError(f'timed out after {timeout:.0f} s waiting for {what}')
+
+
+def daemon_pids(client) -> list[int]:
+    """The circus arbiter of the profile's daemon and all its descendants (the workers)."""
+    import psutil
+
+    pid = client.get_daemon_pid()
+    if pid is None:
+        return []
+    try:
+        arbiter = psutil.Process(pid)
+        return [pid] + [child.pid for child in arbiter.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def main(argv=None) -> int:
+    """Run the build, kill and restart the daemon, check the Group; return 0 when nothing was lost or duplicated."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--path', required=True, help='folder of the isolated AiiDA configuration (made if new)')
+    parser.add_argument('--seeds', type=int, default=2, help='samples in the build (seeds 1..N)')
+    parser.add_argument('--pause', type=float, default=5.0, help='seconds without a daemon')
+    parser.add_argument('--timeout', type=float, default=900.0, help='seconds the build may take in all')
+    args = parser.parse_args(argv)
+    os.environ['AIIDA_PATH'] = str(Path(args.path).resolve())
+    # the daemon is started through `verdi` (and runs the jobs' console scripts) from this interpreter's environment
+    os.environ['PATH'] = f'{Path(sys.executable).parent}{os.pathsep}{os.environ.get("PATH", "")}'
+
+    from aiida_cgmob.profile import setup_profile
+
+    profile = 'killtest'
+    setup_profile(args.path, profile, echo=lambda line: None)
+    from aiida import load_profile, orm
+    from aiida.engine.daemon.client import get_daemon_client
+
+    load_profile(profile, allow_switch=True)
+    from aiida_cgmob.data import RowData
+    from aiida_cgmob.launch import find_codes, launch_database
+    from tiny_sample import OPTIONS, TINY
+
+    client = get_daemon_client(profile)
+    if not client.is_daemon_running:
+        client.start_daemon(number_workers=1)
+    label = f'killtest-{int(time.time())}'
+    seeds = list(range(1, args.seeds + 1))
+    start = time.monotonic()
+    build = launch_database(find_codes(), label, seeds, ['3MePe'], 'fast', TINY, OPTIONS, max_concurrent=1,
+                            daemon=True)
+    planned = len(seeds) * TINY['n_masses']
+
+    def rows_in_group() -> list:
+        query = orm.QueryBuilder().append(orm.Group, filters={'label': label}, tag='group')
+        query.append(RowData, with_group='group', project=['uuid', 'attributes.sample_seed', 'attributes.mass_index'])
+        return query.all()
+
+    def mid_build():
+        running = orm.QueryBuilder().append(orm.CalcJobNode, filters={
+            'attributes.process_state': {'in': ['waiting', 'running']}, 'ctime': {'>': build.ctime}}).count()
+        return len(rows_in_group()) >= 1 and running > 0 and len(rows_in_group()) < planned
+
+    wait_for(mid_build, args.timeout, 'the first rows and a running job of the next sample')
+    rows_before = len(rows_in_group())
+    pids = daemon_pids(client)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    killed_at = time.monotonic() - start
+    time.sleep(args.pause)
+    state_while_dead = orm.load_node(build.pk).process_state.value
+    client.start_daemon(number_workers=1)
+    wait_for(lambda: orm.load_node(build.pk).is_terminated, args.timeout, 'the build to end after the restart', 2.0)
+    build = orm.load_node(build.pk)
+    rows = rows_in_group()
+    keys = [(seed, index) for _, seed, index in rows]
+    all_rows = orm.QueryBuilder().append(RowData, filters={'ctime': {'>': build.ctime}}).count()
+    figures = {
+        'killed_pids': len(pids), 'killed_after_s': round(killed_at, 1), 'rows_before_kill': rows_before,
+        'build_state_while_dead': state_while_dead, 'build_exit_status': build.exit_status,
+        'rows_planned': planned, 'rows_in_group': len(rows), 'distinct_rows_in_group': len(set(keys)),
+        'rows_made_in_all': all_rows, 'wall_s': round(time.monotonic() - start, 1), 'group': label,
+        'build_pk': build.pk,
+    }
+    client.stop_daemon(wait=True)
+    print(json.dumps(figures))
+    ok = build.is_finished_ok and len(rows) == planned and len(set(keys)) == planned
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
