@@ -67,9 +67,10 @@ def main(argv=None) -> int:
     from aiida.engine.daemon.client import get_daemon_client
 
     load_profile(profile, allow_switch=True)
+    from tiny_sample import OPTIONS, TINY
+
     from aiida_cgmob.data import RowData
     from aiida_cgmob.launch import find_codes, launch_database
-    from tiny_sample import OPTIONS, TINY
 
     client = get_daemon_client(profile)
     if not client.is_daemon_running:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from aiida import orm
 from aiida.engine import run_get_node
-
 from tiny_sample import OPTIONS, TINY
 
 BIN = Path(sys.executable).parent

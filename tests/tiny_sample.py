@@ -1,4 +1,4 @@
-"""Inputs of a synthetic sample that runs in seconds (tests only): shared by the sample tests and the daemon-kill build."""
+"""Inputs of a synthetic sample that runs in seconds, shared by the sample tests and the daemon-kill build."""
 
 from __future__ import annotations
 
