@@ -56,7 +56,7 @@ class GridSpec:
         return cls(float(data['r_min']), float(data['r_max']), int(data['n_points']))
 
 
-#: g(r) of every row: 0.1-2.5 nm, 481 points, as the published database
+#: the g(r) grid of every row (0.1-2.5 nm, 481 points), as in the published database
 G_GRID = GridSpec(0.1, 2.5, 481)
 #: U(r) of every row starts here (nm) ...
 U_R_MIN = 0.3
