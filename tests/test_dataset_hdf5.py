@@ -150,3 +150,13 @@ def test_a_row_without_grids_is_named():
     rows[1]['u_grid'] = None
     with pytest.raises(dataset.GridError, match='row 00000001-.* records no usable g_grid and u_grid'):
         dataset.stack_rows([{**row, 'uuid': f'row {row["uuid"]}'} for row in rows])
+
+
+def test_the_docs_describe_every_dataset_of_the_file():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / 'docs' / 'database.rst').read_text()
+    schema = text[text.index('The HDF5 file'):text.index('Import as a training set')]
+    for name in (*hdf5.ARRAY_NAMES, *dataset.COLUMNS):
+        assert f'``{name}``' in schema, name
+    assert 'format_version' in schema and 'cgmob-database' in schema
