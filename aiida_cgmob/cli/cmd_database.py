@@ -45,6 +45,10 @@ def text_histogram(values: list[float], bins: int = 10, width: int = 40, spec: s
             for (a, b), count in zip(texts, counts, strict=True)]
 
 
+def _plural(count: int, word: str) -> str:
+    return f'{count} {word}' + ('' if count == 1 else 's')
+
+
 def _scaling_text(value) -> str:
     return 'not checked' if value is None else ('ok' if value else 'flagged')
 
@@ -75,7 +79,7 @@ def cmd_list(group, molecule, mass_min, mass_max, d_min, d_max, seed, converged,
         for sample in samples:
             click.echo(f'{sample.node.pk:7d}  {str(sample.molecule):<12s} {_number(sample.seed, "d"):>5s} '
                        f'{_number(sample.exit_status, "d"):>5s}  {sample.message}')
-        click.echo(f'{len(samples)} failed samples')
+        click.echo(_plural(len(samples), 'failed sample'))
         return
     with launch_errors():
         query = database.select_rows(
@@ -93,7 +97,8 @@ def cmd_list(group, molecule, mass_min, mass_max, d_min, d_max, seed, converged,
                    f'{_number(mass, ".2f"):>10s} {_number(D, ".4f"):>8s} +-{_number(D_error, ".4f"):>6s} '
                    f'{_number(D_sqrt_m, ".3f"):>10s} {_number(density, ".4f"):>9s} {_number(temperature, ".2f"):>7s} '
                    f'{_number(pressure, ".1f"):>7s}  {str(status):<13s} {_scaling_text(ok)}')
-    click.echo(f'{len(found)} rows' + (f' (--limit {limit})' if limit is not None and len(found) == limit else ''))
+    limited = limit is not None and len(found) == limit
+    click.echo(_plural(len(found), 'row') + (f' (--limit {limit})' if limited else ''))
 
 
 def format_row(row) -> str:
@@ -193,8 +198,8 @@ def cmd_stats(group, bins):
     found = database.summary(group)
     values = database.select_rows(group, project=['attributes.mass', 'attributes.D']).all()
     samples = sum(entry['samples'] for entry in found['molecules'].values())
-    click.echo(f'database {found["group"]!r}: {found["n_rows"]} rows from {samples} samples; '
-               f'{found["n_failed"]} failed samples')
+    click.echo(f'database {found["group"]!r}: {_plural(found["n_rows"], "row")} from {_plural(samples, "sample")}; '
+               f'{_plural(found["n_failed"], "failed sample")}')
     click.echo(f'  {"molecule":<14s} {"rows":>6s} {"samples":>8s} {"failed":>7s}')
     for name, entry in found['molecules'].items():
         click.echo(f'  {str(name):<14s} {entry["rows"]:6d} {entry["samples"]:8d} {entry["failed"]:7d}')
