@@ -336,3 +336,36 @@ def test_cli_export_and_import(db, tmp_path):
     (tmp_path / 'other.h5').write_bytes(b'x')
     result = invoke('import', tmp_path / 'other.h5')
     assert result.exit_code != 0 and 'not an HDF5 file' in result.output
+
+
+# -------------------------------------------------------------------------------------------------- a real sample
+def test_cli_on_the_rows_of_a_real_sample(gmx_code, lmp_code, descriptors_code, aiida_code_installed, tmp_path):
+    """The rows of a tiny real sample (seconds of MD): show names the real provenance and plots its CG run's MSD."""
+    from aiida.engine import run_get_node
+    from tiny_sample import OPTIONS, TINY
+
+    from aiida_cgmob.workchains.synthetic import SyntheticSampleWorkChain, add_sample_to_group
+
+    ibi = aiida_code_installed(label='cgmob-ibi', default_calc_job_plugin='cgmob.ibi',
+                               filepath_executable=str(BIN / 'cgmob-ibi'))
+    codes = {'gmx': gmx_code, 'lmp': lmp_code, 'cgmob-descriptors': descriptors_code, 'cgmob-ibi': ibi}
+    _, sample = run_get_node(SyntheticSampleWorkChain.get_builder_from_protocol(codes, '3MePe', 1, 'fast', TINY,
+                                                                                OPTIONS))
+    assert sample.is_finished_ok, (sample.exit_status, sample.exit_message)
+    group = orm.Group(label=f'real-{uuid.uuid4().hex[:8]}').store()
+    assert add_sample_to_group(group, sample) == (2, None)
+    row = database.rows(group)[0]
+    found = database.provenance(row)
+    assert found['sample'].pk == sample.pk and found['cg'].process_label == 'LammpsCgCalculation'
+    assert found['ibi'].process_label == 'IbiCalculation' and found['msd'].get_y()[3][0] == 'msd'
+    result = invoke('show', row.pk, '--plot', tmp_path / 'row.png')
+    assert result.exit_code == 0, result.output
+    for part in (f'CG run            LammpsCgCalculation<{found["cg"].pk}>, MSD <{found["msd"].pk}>',
+                 f'made by IbiCalculation<{found["ibi"].pk}>',
+                 f'sample            SyntheticSampleWorkChain<{sample.pk}> "3MePe seed 1"',
+                 'U grid            0.3-1 nm, 351 points', 'mass scaling      ok'):
+        assert part in result.output, (part, result.output)
+    assert (tmp_path / 'row.png').stat().st_size > 10_000
+    table = database.to_arrays(group)
+    assert table['u'].shape == (2, 351) and set(table['mass_scaling_ok']) <= {0, 1}
+    assert '2 rows from 1 sample; 0 failed samples' in invoke('stats', group.label).output
