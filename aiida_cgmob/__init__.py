@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ['__version__', 'launch_aa', 'launch_cg', 'launch_descriptors', 'launch_ibi', 'run_or_submit']
+__all__ = ['__version__', 'find_codes', 'launch_aa', 'launch_cg', 'launch_database', 'launch_descriptors', 'launch_ibi',
+           'launch_sample', 'run_or_submit']
 
 #: names of :mod:`aiida_cgmob.launch` re-exported here, imported on first use
-_LAUNCH_API = ('launch_aa', 'launch_cg', 'launch_descriptors', 'launch_ibi', 'run_or_submit')
+_LAUNCH_API = ('find_codes', 'launch_aa', 'launch_cg', 'launch_database', 'launch_descriptors', 'launch_ibi',
+               'launch_sample', 'run_or_submit')
 
 
 def _version() -> str:
