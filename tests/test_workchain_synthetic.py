@@ -161,3 +161,37 @@ def test_the_ports_refuse_what_the_launcher_refuses(codes):
     builder = SyntheticSampleWorkChain.get_builder_from_protocol(codes, '3MePe', 1, 'fast', {'n_masses': 0})
     with pytest.raises(ValueError, match='n_masses'):
         run_get_node(builder)
+
+
+def test_cli_build_parses_seeds_and_refuses_bad_input_before_submitting(codes):
+    from click.testing import CliRunner
+
+    from aiida_cgmob.cli.cmd_database import cmd_database, parse_seeds, progress_line
+
+    assert parse_seeds('1-3,7, 9-10') == [1, 2, 3, 7, 9, 10]
+    with pytest.raises(ValueError, match='seeds'):
+        parse_seeds('1-x')
+    line = progress_line({'rows_in_group': 12, 'rows_at_start': 2, 'rows_planned': 20, 'samples_planned': 4,
+                          'samples_ended': 2, 'samples_failed': 1, 'samples_running': 2}, 125.0)
+    assert line == 'rows 10/20, samples 2/4 ended (1 failed, 2 running), 2:05 elapsed, ~2 min left'
+    before = orm.QueryBuilder().append(orm.Node).count()
+    for arguments, field in ((['--seeds', '1,1'], 'seeds'), (['--seeds', '1', '-m', 'Xx'], 'molecule'),
+                             (['--seeds', '1', '-K', '0'], 'n_masses'), (['--seeds', '1', '--concurrency', '0'],
+                                                                        'max_concurrent'),
+                             (['--seeds', '1', '--mass-range', '50', '20'], 'mass_range')):
+        result = CliRunner().invoke(cmd_database, ['build', 'refused', '--protocol', 'fast', *arguments])
+        assert result.exit_code != 0 and field in result.output, (arguments, result.output)
+    assert orm.QueryBuilder().append(orm.Node).count() == before
+
+
+def test_options_reach_every_job_and_chain_overrides_win(codes):
+    from aiida_cgmob.workchains.synthetic import SyntheticSampleWorkChain
+
+    one = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}
+    inputs = SyntheticSampleWorkChain.inputs_from_protocol(
+        codes, 'fast', {'cg': {'lammps': {'metadata': {'options': one}}}},
+        {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 2}, 'max_wallclock_seconds': 900})
+    assert inputs['aa']['gromacs']['metadata']['options']['resources']['num_mpiprocs_per_machine'] == 2
+    assert inputs['ibi']['ibi']['metadata']['options']['max_wallclock_seconds'] == 900
+    assert inputs['cg']['lammps']['metadata']['options']['resources']['num_mpiprocs_per_machine'] == 1
+    assert inputs['cg']['lammps']['metadata']['options']['max_wallclock_seconds'] == 900

@@ -1,4 +1,4 @@
-"""``aiida-cgmob database``: list, show and summarise the rows of a synthetic database; export and import it.
+"""``aiida-cgmob database``: build a synthetic database in the daemon; list, show, summarise, export, import it.
 
 A database is an AiiDA Group of ``cgmob.row`` nodes (and of the samples that failed); every command here is a
 thin layer over :mod:`aiida_cgmob.database`.
@@ -13,7 +13,8 @@ import click
 from aiida.cmdline.params import arguments, options
 
 from . import profile_group
-from .utils import launch_errors, plus_minus
+from .options import PROTOCOL, THREADS, WALLTIME, job_options
+from .utils import echo_submitted, exit_text, launch_errors, plus_minus
 
 #: the units every command prints (those of a row, aiida_cgmob.dataset.ROW_UNITS)
 MASS_UNIT, D_UNIT, D_SQRT_M_UNIT = 'g/mol', '1e-9 m^2/s', '1e-9 m^2/s (g/mol)^0.5'
@@ -263,3 +264,117 @@ def cmd_import(file, label):
 
 
 # `database build` (launch a cgmob.synthetic.database build) goes here, with the build's own launcher.
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from ``1-10,15,20-22`` (ranges inclusive); ValueError naming the part that is not a seed."""
+    seeds = []
+    for part in (piece.strip() for piece in text.split(',')):
+        if not part:
+            continue
+        low, _, high = part.partition('-')
+        try:
+            first, last = int(low), int(high) if high else int(low)
+        except ValueError:
+            raise ValueError(f'seeds: {part!r} is neither a seed nor a range such as 1-10') from None
+        if last < first:
+            raise ValueError(f'seeds: the range {part!r} is empty')
+        seeds.extend(range(first, last + 1))
+    return seeds
+
+
+def build_progress(build) -> dict:
+    """Where a database build stands: samples planned, ended, failed, running; rows done and planned."""
+    from aiida import orm
+
+    from aiida_cgmob import database
+
+    build = orm.load_node(build.pk)
+    extras = build.base.extras
+    samples = [node for node in build.called if node.process_label == 'SyntheticSampleWorkChain']
+    ended = [node for node in samples if node.is_terminated]
+    failed = [node for node in ended if not node.is_finished_ok]
+    group = orm.Group.collection.get(label=extras.get('cgmob_group')) if extras.get('cgmob_group') else None
+    rows = database.count_rows(group) if group is not None else 0
+    return {'samples_planned': extras.get('cgmob_samples_planned', None), 'samples_ended': len(ended),
+            'samples_failed': len(failed), 'samples_running': len(samples) - len(ended),
+            'rows_in_group': rows, 'rows_at_start': extras.get('cgmob_rows_at_start', 0),
+            'rows_planned': extras.get('cgmob_rows_planned', None), 'terminated': build.is_terminated}
+
+
+def progress_line(progress: dict, elapsed: float) -> str:
+    """``rows 12/120, samples 3/24 ended (1 failed, 2 running), 5:12 elapsed, ~25 min left``."""
+    done = progress['rows_in_group'] - progress['rows_at_start']
+    planned, ended = progress['samples_planned'], progress['samples_ended']
+    estimate = ''
+    if planned and ended and ended < planned:
+        left = elapsed / ended * (planned - ended)
+        estimate = f', ~{left / 60:.0f} min left'
+    return (f'rows {done}/{progress["rows_planned"] if progress["rows_planned"] is not None else "?"}, samples '
+            f'{ended}/{planned if planned is not None else "?"} ended ({progress["samples_failed"]} failed, '
+            f'{progress["samples_running"]} running), {int(elapsed // 60)}:{int(elapsed % 60):02d} elapsed{estimate}')
+
+
+@cmd_database.command('build')
+@click.argument('group_label')
+@click.option('--seeds', required=True, help='Sample seeds: a list with ranges, e.g. 1-10,15.')
+@click.option('-m', '--molecule', 'molecules', multiple=True,
+              help='A built-in name or hydrocarbon SMILES (repeat for several) [default: 234TriMePe, EtBz, 3MePe].')
+@PROTOCOL('synthetic')
+@click.option('--concurrency', type=int, default=4, show_default=True,
+              help='At most this many samples in flight.')
+@click.option('-K', '--n-masses', type=int, default=None, help='CG runs (rows) per sample [default: the protocol\'s].')
+@click.option('--mass-range', type=float, nargs=2, default=None, help='Bead masses from MIN to MAX, g/mol.')
+@click.option('--mass-distribution', type=click.Choice(['uniform', 'log-uniform']), default=None,
+              help='How bead masses are drawn [default: uniform].')
+@click.option('--computer', default='localhost', show_default=True,
+              help='Computer of the codes gmx, lmp, cgmob-descriptors and cgmob-ibi.')
+@THREADS(help='OpenMP threads of each all-atom and inversion job (each CG job gets one).')
+@WALLTIME()
+@click.option('--wait/--no-wait', default=True, show_default=True,
+              help='Print a progress line until the build ends (the build itself runs in the daemon either way).')
+@click.option('--interval', type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help='Seconds between progress lines.')
+def cmd_build(group_label, seeds, molecules, protocol, concurrency, n_masses, mass_range, mass_distribution, computer,
+              threads, walltime, wait, interval):
+    """Build or extend the database GROUP_LABEL in the daemon: every molecule sampled with every seed.
+
+    A (molecule, seed) already in the Group is skipped, so running again with more seeds extends it.
+    """
+    import time
+
+    from aiida.engine.daemon.client import get_daemon_client
+
+    from aiida_cgmob.launch import find_codes, launch_database
+
+    overrides = {}
+    if n_masses is not None:
+        overrides['n_masses'] = n_masses
+    if mass_range:
+        overrides['mass_range'] = list(mass_range)
+    if mass_distribution:
+        overrides['mass_distribution'] = mass_distribution
+    options = job_options(threads, walltime)
+    if threads > 1:  # K CG runs share the node side by side: one thread each
+        overrides['cg'] = {'lammps': {'metadata': {'options': {
+            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}}}}
+    with launch_errors():
+        build = launch_database(find_codes(computer), group_label, parse_seeds(seeds), list(molecules) or None,
+                                protocol, overrides, options, max_concurrent=concurrency, daemon=True)
+    echo_submitted(build)
+    if not get_daemon_client().is_daemon_running:
+        click.echo('the daemon is not running: start it with `verdi daemon start` and the build begins')
+    if not wait:
+        return
+    start = time.monotonic()
+    while True:
+        progress = build_progress(build)
+        click.echo(progress_line(progress, time.monotonic() - start))
+        if progress['terminated']:
+            break
+        time.sleep(interval)
+    from aiida import orm
+
+    build = orm.load_node(build.pk)
+    click.echo(f'{build.process_label}<{build.pk}> {exit_text(build)}; `aiida-cgmob database stats {group_label}` '
+               'summarises the database')

@@ -261,7 +261,9 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
         for name, chain, namespace in chains:
             sub = chain.get_protocol_inputs(protocols[name], inputs.get(name))
             jobs = sub.setdefault(namespace, {})
-            jobs.setdefault('metadata', {}).setdefault('options', {}).update(options or {})
+            # ``options`` go to every job; options in the overrides of one chain win for that chain's jobs
+            given = _get(inputs.get(name) or {}, f'{namespace}.metadata.options', {})
+            jobs.setdefault('metadata', {}).setdefault('options', {}).update({**(options or {}), **given})
             if name == 'cg':
                 jobs.pop('n_beads', None)  # the sample sizes the CG box for the g grid
             inputs[name] = sub
@@ -558,9 +560,11 @@ class SyntheticDatabaseWorkChain(ProtocolMixin, WorkChain):
         self.ctx.counts = {'planned': len(self.ctx.pending), 'skipped': len(planned) - len(self.ctx.pending),
                            'samples_ok': 0, 'samples_failed': 0, 'rows_added': 0}
         self.ctx.failures = {}
+        # where the build stands, for `aiida-cgmob database build`'s progress line
         self.node.base.extras.set_many({'cgmob_group': self.inputs.group_label.value,
-                                        'cgmob_rows_planned': len(self.ctx.pending) * self.inputs.sample.n_masses.value
-                                        if 'n_masses' in self.inputs.sample else None})
+                                        'cgmob_samples_planned': len(self.ctx.pending),
+                                        'cgmob_rows_planned': len(self.ctx.pending) * self.inputs.sample.n_masses.value,
+                                        'cgmob_rows_at_start': len(rows)})
         self.report(f'group {self.inputs.group_label.value!r}: {len(self.ctx.pending)} samples to run, '
                     f'{self.ctx.counts["skipped"]} already in it')
 
