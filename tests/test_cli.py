@@ -21,7 +21,9 @@ def test_help_everywhere():
     runner = CliRunner()
     for args in ([], ['setup'], ['demo'], ['molecule'], ['molecule', 'build'], ['molecule', 'list'], ['aa'],
                  ['aa', 'run'], ['descriptors'], ['descriptors', 'run'], ['descriptors', 'show'], ['cg'],
-                 ['cg', 'run'], ['cg', 'show'], ['ibi'], ['ibi', 'run'], ['ibi', 'show']):
+                 ['cg', 'run'], ['cg', 'show'], ['ibi'], ['ibi', 'run'], ['ibi', 'show'], ['database'],
+                 ['database', 'build'], ['database', 'list'], ['database', 'show'], ['database', 'stats'],
+                 ['database', 'export'], ['database', 'import']):
         result = runner.invoke(cmd_root, [*args, '--help'])
         assert result.exit_code == 0, (args, result.output)
         assert 'Usage:' in result.output
@@ -36,6 +38,7 @@ SHARED_OPTIONS = {
     ('ibi', 'run'): ('-D, --daemon', '--threads', '--walltime', '--protocol [fast|moderate|precise]'),
     ('descriptors', 'run'): ('-D, --daemon',),
     ('molecule', 'build'): ('--liquid-density',),
+    ('database', 'build'): ('--threads', '--walltime', '--protocol [fast|moderate|precise]'),
 }
 
 
