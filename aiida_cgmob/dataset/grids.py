@@ -73,8 +73,12 @@ def u_grid_spec(cutoff: float, r_min: float = U_R_MIN, step: float = U_STEP) -> 
 
 
 def minimum_box(grid: GridSpec = G_GRID, bin_width: float = 0.005) -> float:
-    """Return the shortest cubic box (nm) whose g(r) reaches the end of ``grid``: twice the last bin edge needed."""
-    return 2.0 * (grid.r_max + bin_width)
+    """Return the shortest cubic box (nm) whose g(r) reaches the end of ``grid``.
+
+    The run measures g(r) to ``r_max + 2 bin_width``, so that the last grid point lies between two bin centres;
+    half the box must reach that far.
+    """
+    return 2.0 * (grid.r_max + 2 * bin_width)
 
 
 def resample_g(r: np.ndarray, values: np.ndarray, grid: GridSpec = G_GRID, name: str = 'g') -> np.ndarray:
