@@ -13,7 +13,7 @@ from collections import defaultdict
 from importlib.metadata import entry_points
 
 import pytest
-from aiida.engine import BaseRestartWorkChain, CalcJob
+from aiida.engine import BaseRestartWorkChain, CalcJob, WorkChain
 from aiida.plugins import ParserFactory
 
 from aiida_cgmob.exit_codes import EXIT_CODES, RESERVED
@@ -32,11 +32,15 @@ def package_processes() -> dict[str, type]:
 PROCESSES = package_processes()
 CALCULATIONS = {name: process for name, process in PROCESSES.items() if issubclass(process, CalcJob)}
 WORKCHAINS = {name: process for name, process in PROCESSES.items() if issubclass(process, BaseRestartWorkChain)}
+#: work chains that orchestrate others (the synthetic sample and database), not restart chains
+ORCHESTRATORS = {name: process for name, process in PROCESSES.items()
+                 if issubclass(process, WorkChain) and name not in WORKCHAINS}
 
 
 def core_codes(process: type) -> dict[str, object]:
     """The exit codes aiida-core itself declares on the kind of process ``process`` is."""
-    core = CalcJob if issubclass(process, CalcJob) else BaseRestartWorkChain
+    core = CalcJob if issubclass(process, CalcJob) else (
+        BaseRestartWorkChain if issubclass(process, BaseRestartWorkChain) else WorkChain)
     return dict(core.spec().exit_codes.items())
 
 
@@ -50,7 +54,17 @@ def test_every_process_is_found():
     names = {key.split(':', 1)[1] for key in PROCESSES}
     assert {'cgmob.gromacs', 'cgmob.descriptors', 'cgmob.lammps.cg', 'cgmob.ibi', 'cgmob.gromacs.base',
             'cgmob.lammps.cg.base', 'cgmob.ibi.base'} <= names
-    assert set(CALCULATIONS) | set(WORKCHAINS) == set(PROCESSES)  # every work chain is a restart chain
+    assert {'cgmob.synthetic.sample', 'cgmob.synthetic.database'} <= {key.split(':', 1)[1] for key in ORCHESTRATORS}
+    assert set(CALCULATIONS) | set(WORKCHAINS) | set(ORCHESTRATORS) == set(PROCESSES)
+
+
+@pytest.mark.parametrize('name', sorted(ORCHESTRATORS))
+def test_orchestrators_return_declared_codes(name):
+    """A work chain that runs others returns only the codes it declares (from the package's table)."""
+    chain = ORCHESTRATORS[name]
+    source = inspect.getsource(chain)
+    returned = set(re.findall(r'exit_codes\.(ERROR_[A-Z_]+)', source))
+    assert returned and returned <= set(chain.spec().exit_codes)
 
 
 def test_one_label_and_one_message_per_number():
