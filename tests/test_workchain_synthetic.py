@@ -59,6 +59,7 @@ def test_rows_on_the_common_grids_with_provenance_to_the_seed(first_build):
         assert row.g[-20:].mean() == pytest.approx(1.0, abs=0.05)  # g -> 1 at 2.4-2.5 nm: the box held the grid
         attributes = row.base.attributes.all
         assert attributes['ensemble'] == 'nvt' and attributes['temperature'] == 298.15
+        assert attributes['cg_production'] == 10.0 and attributes['n_beads'] >= 500
         assert attributes['D_sqrt_m'] == pytest.approx(attributes['D'] * attributes['mass'] ** 0.5)
         assert attributes['mass_density'] == pytest.approx(
             attributes['number_density'] * attributes['mass'] / 0.602214076)

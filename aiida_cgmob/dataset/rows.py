@@ -24,7 +24,8 @@ ROW_UNITS = {
     'mass': 'g/mol', 'D': '1e-9 m^2/s', 'D_error': '1e-9 m^2/s', 'D_sqrt_m': '1e-9 m^2/s (g/mol)^0.5',
     'D_sqrt_m_error': '1e-9 m^2/s (g/mol)^0.5', 'number_density': 'nm^-3', 'mass_density': 'kg/m^3',
     'temperature': 'K', 'pressure': 'bar', 'pressure_error': 'bar', 'cutoff': 'nm', 'r_core': 'nm',
-    'box_length': 'nm', 'r': 'nm', 'g': 'dimensionless', 'g_error': 'dimensionless', 'u': 'kJ/mol',
+    'box_length': 'nm', 'cg_production': 'ps', 'r': 'nm', 'g': 'dimensionless', 'g_error': 'dimensionless',
+    'u': 'kJ/mol',
 }
 
 #: how bead masses are drawn: uniformly in m, or uniformly in ln m (as many light as heavy beads per decade)

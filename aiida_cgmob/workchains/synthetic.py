@@ -28,6 +28,7 @@ from aiida_cgmob.calculations.functions import (
 )
 from aiida_cgmob.data import RowData
 from aiida_cgmob.exit_codes import define_exit_codes
+from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
 from aiida_cgmob.protocols import ProtocolMixin
 
 from .gromacs_base import GromacsBaseWorkChain, with_state_point
@@ -396,13 +397,16 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
                 failed[f'cg_{index}'] = self._child_failed(cg)
                 self.report(f'no row from CG run {index}: {failed[f"cg_{index}"]}')
                 continue
-            settings = cg.inputs.lammps.settings.get_dict() if 'settings' in cg.inputs.lammps else {}
+            settings = validate_lammps_settings(
+                cg.inputs.lammps.settings.get_dict() if 'settings' in cg.inputs.lammps else None)
             descriptors = cg.outputs.descriptors
             try:
                 row = make_row(descriptors.rdf, descriptors.diffusion, descriptors.density,
                                cg.inputs.lammps.mass, cg.inputs.lammps.potential, cg.outputs.thermo,
-                               orm.Dict({**labels, 'mass_index': index,
-                                         'ensemble': settings.get('ensemble', 'nvt')}))
+                               orm.Dict({**labels, 'mass_index': index, 'ensemble': settings['ensemble'],
+                                         # what the run was: its length (ps) and size, also on the row
+                                         'cg_production': settings['production'],
+                                         'n_beads': cg.outputs.thermo.get('n_beads')}))
             except Exception as exception:  # noqa: BLE001 - a row that cannot be made is that run's failure
                 failed[f'cg_{index}'] = f'make_row: {type(exception).__name__}: {exception}'
                 self.report(f'no row from CG run {index}: {failed[f"cg_{index}"]}')
