@@ -36,6 +36,8 @@ def plot_row(path: str | Path, r_g: np.ndarray, g: np.ndarray, r_u: np.ndarray, 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
+    from ..analysis.plots import save_figure  # here: aiida_cgmob.analysis imports MDAnalysis
+
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 4), constrained_layout=True)
     left.plot(r_g, g, lw=1.2)
     left.axhline(1.0, color='0.6', lw=0.8, ls='--')
@@ -67,9 +69,4 @@ def plot_row(path: str | Path, r_g: np.ndarray, g: np.ndarray, r_u: np.ndarray, 
         right.set_xlabel('t / ps')
         right.set_ylabel('MSD / nm$^2$')
         right.legend(loc='upper left', fontsize=8)
-    if title:
-        figure.suptitle(title)
-    path = Path(path)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, title)
