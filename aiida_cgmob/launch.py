@@ -629,25 +629,13 @@ def launch_database(
     ValueError
         Before any node is created, naming the field.
     """
-    from aiida_cgmob.workchains.synthetic import TRAINING_MOLECULES, SyntheticDatabaseWorkChain
+    from aiida_cgmob.workchains.synthetic import TRAINING_MOLECULES, SyntheticDatabaseWorkChain, check_build_inputs
 
     seeds = list(seeds) if seeds is not None else []
     molecules = list(molecules) if molecules is not None else list(TRAINING_MOLECULES)
-    if not seeds:
-        raise ValueError('seeds: the list of sample seeds is empty')
-    for seed in seeds:
-        _count('seeds', seed, 0)
-    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
-    if repeated:
-        raise ValueError(f'seeds: {repeated} given more than once')
-    if not molecules:
-        raise ValueError('molecules: the list of molecules is empty')
-    repeated = sorted({molecule for molecule in molecules if molecules.count(molecule) > 1})
-    if repeated:
-        raise ValueError(f'molecules: {repeated} given more than once')
-    _count('max_concurrent', max_concurrent, 1)
-    if not isinstance(group_label, str) or not group_label.strip():
-        raise ValueError(f'group_label: needs a non-empty label, got {group_label!r}')
+    problem = check_build_inputs(group_label, molecules, seeds, max_concurrent)
+    if problem:
+        raise ValueError(problem)
     builder = SyntheticDatabaseWorkChain.get_builder_from_protocol(
         dict(codes), group_label, seeds, molecules, protocol, _overrides(overrides), options,
         max_concurrent=max_concurrent)

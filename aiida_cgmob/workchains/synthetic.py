@@ -36,7 +36,7 @@ from .ibi_base import IbiBaseWorkChain, ibi_inputs_from_descriptors
 from .lammps_cg_base import LammpsCgBaseWorkChain
 
 __all__ = ['TRAINING_MOLECULES', 'SyntheticDatabaseWorkChain', 'SyntheticSampleWorkChain', 'cg_beads',
-           'check_sample_inputs', 'sample_values']
+           'check_build_inputs', 'check_sample_inputs', 'sample_values']
 
 #: the molecules of the published database (built-in names)
 TRAINING_MOLECULES = ('234TriMePe', 'EtBz', '3MePe')
@@ -473,9 +473,8 @@ def add_sample_to_group(group: orm.Group, sample: orm.WorkflowNode) -> tuple[int
     return len(new), None
 
 
-def validate_database_inputs(inputs, _):
-    """Refuse a build that cannot work before anything is submitted, naming the field."""
-    seeds = inputs['seeds'].get_list() if 'seeds' in inputs else []
+def check_build_inputs(group_label, molecules: list, seeds: list, max_concurrent) -> str | None:
+    """Return the first problem of a build's own inputs, naming the field; None when they are fine."""
     if not seeds:
         return 'seeds: the list of sample seeds is empty'
     if any(isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 for seed in seeds):
@@ -483,15 +482,26 @@ def validate_database_inputs(inputs, _):
     repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
     if repeated:
         return f'seeds: {repeated} given more than once'
-    molecules = inputs['molecules'].get_list() if 'molecules' in inputs else []
     if not molecules:
         return 'molecules: the list of molecules is empty'
-    if len(set(molecules)) != len(molecules):
-        return f'molecules: {molecules} names a molecule more than once'
-    if 'max_concurrent' in inputs and inputs['max_concurrent'].value < 1:
-        return f'max_concurrent: must be >= 1, got {inputs["max_concurrent"].value}'
-    if not inputs.get('group_label') or not inputs['group_label'].value.strip():
-        return 'group_label: empty'
+    repeated = sorted({molecule for molecule in molecules if molecules.count(molecule) > 1})
+    if repeated:
+        return f'molecules: {repeated} given more than once'
+    if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
+        return f'max_concurrent: must be an integer >= 1, got {max_concurrent!r}'
+    if not isinstance(group_label, str) or not group_label.strip():
+        return f'group_label: needs a non-empty label, got {group_label!r}'
+    return None
+
+
+def validate_database_inputs(inputs, _):
+    """Refuse a build that cannot work before anything is submitted, naming the field."""
+    seeds = inputs['seeds'].get_list() if 'seeds' in inputs else []
+    molecules = inputs['molecules'].get_list() if 'molecules' in inputs else []
+    problem = check_build_inputs(_value(inputs.get('group_label')), molecules, seeds,
+                                 _value(inputs.get('max_concurrent', 1)))
+    if problem:
+        return problem
     values = sample_values(inputs.get('sample', {}))
     for molecule in molecules:
         problem = check_sample_inputs({**values, 'molecule': molecule, 'seed': seeds[0]})
