@@ -110,6 +110,15 @@ def final_dt(node) -> float | None:
     return smallest_md_dt(calcs[-1].inputs.parameters.get_dict()['stages'])
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ('unknown' where there is none)."""
+    try:
+        return next(line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
+                    if line.startswith('model name'))
+    except (OSError, StopIteration):
+        return 'unknown'
+
+
 def format_table(headers: list[str], rows: list[list], align: str | None = None) -> str:
     cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]

@@ -84,12 +84,7 @@ def parse_args(argv=None):
 
 
 def machine_header(threads: int) -> list[str]:
-    model = 'unknown'
-    try:
-        model = next(line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
-                     if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
+    model = _common.cpu_model()
     # os.cpu_count, not `nproc`: nproc honours OMP_NUM_THREADS and would print the threads, not the cores
     cores = f'{os.cpu_count()} cores' + (f', OMP_NUM_THREADS {os.environ["OMP_NUM_THREADS"]}'
                                          if 'OMP_NUM_THREADS' in os.environ else '')

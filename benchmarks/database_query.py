@@ -65,12 +65,7 @@ def parse_args(argv=None):
 
 
 def machine_header() -> list[str]:
-    model = 'unknown'
-    try:
-        model = next(line.split(':', 1)[1].strip() for line in Path('/proc/cpuinfo').read_text().splitlines()
-                     if line.startswith('model name'))
-    except (OSError, StopIteration):
-        pass
+    model = _common.cpu_model()
     load = ', '.join(f'{value:.2f}' for value in os.getloadavg())
     return [f'machine: {platform.node()}, {os.cpu_count()} cores, CPU {model}; load average at start {load}',
             f'date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; Python '
