@@ -10,3 +10,5 @@ BOLTZMANN_KJ = 0.0083144626
 KJ_PER_KCAL = 4.184
 #: Å per nm.
 ANGSTROM_PER_NM = 10.0
+#: nm^-3 x g/mol -> kg/m^3 (1e27 nm^-3/m^3 x 1e-3 kg/g / Avogadro): mass density of a number density.
+MASS_DENSITY_FACTOR = 1e24 / AVOGADRO

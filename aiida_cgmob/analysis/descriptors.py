@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..units import AVOGADRO, BOLTZMANN
+from ..units import BOLTZMANN, MASS_DENSITY_FACTOR
 from .files import STEM
 from .mapping import box_vectors, box_volumes
 from .pairs import orthorhombic, pair_counts
@@ -23,8 +23,6 @@ __all__ = ['DEFAULT_SETTINGS', 'Descriptors', 'Diffusion', 'RDF', 'MSD', 'comput
            'half_box_width', 'mean_squared_displacement', 'radial_distribution', 'read_descriptors',
            'validate_settings', 'yeh_hummer_correction']
 
-#: nm^-3 x g/mol -> kg/m^3 (1e27 nm^-3/m^3 x 1e-3 kg/g / Avogadro)
-MASS_DENSITY_FACTOR = 1e24 / AVOGADRO
 YEH_HUMMER_XI = 2.837297  # cubic lattice constant of the Yeh-Hummer correction
 NM2_PER_PS_IN_SI = 1e-6  # 1 nm^2/ps = 1e-6 m^2/s
 

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from ..units import MASS_DENSITY_FACTOR
 from .grids import G_GRID, GridSpec, resample_g, resample_u, u_grid_spec
 
 __all__ = ['MASS_DISTRIBUTIONS', 'ROW_UNITS', 'build_row', 'draw_masses', 'mass_scaling_check']
@@ -109,7 +110,7 @@ def build_row(*, r: np.ndarray, g: np.ndarray, g_error: np.ndarray | None, mass:
         'mass': float(mass), 'D': float(D), 'D_error': float(D_error),
         'D_sqrt_m': float(D) * sqrt_m, 'D_sqrt_m_error': float(D_error) * sqrt_m,
         'number_density': float(number_density),
-        'mass_density': float(number_density) * float(mass) / 0.602214076,  # g/mol nm^-3 -> kg/m^3
+        'mass_density': float(number_density) * float(mass) * MASS_DENSITY_FACTOR,
         'temperature': float(temperature), 'ensemble': ensemble,
         'pressure': None if pressure is None else float(pressure),
         'pressure_error': None if pressure_error is None else float(pressure_error),

@@ -30,6 +30,7 @@ from aiida_cgmob.data import RowData
 from aiida_cgmob.exit_codes import define_exit_codes
 from aiida_cgmob.lammps import validate_settings as validate_lammps_settings
 from aiida_cgmob.protocols import ProtocolMixin
+from aiida_cgmob.units import MASS_DENSITY_FACTOR
 
 from .gromacs_base import GromacsBaseWorkChain, with_state_point
 from .ibi_base import IbiBaseWorkChain, ibi_inputs_from_descriptors
@@ -118,7 +119,7 @@ def check_sample_inputs(values: dict) -> str | None:
                 f'density: {source})')
     n_beads = values.get('cg_n_beads')
     if n_beads is not None:
-        number_density = density / built.mass * 0.602214076
+        number_density = density / (built.mass * MASS_DENSITY_FACTOR)
         box = (n_beads / number_density) ** (1 / 3)
         if box < dataset.minimum_box(g_grid, CG_BIN_WIDTH):
             return (f'cg_n_beads: {n_beads} beads make a {box:.2f} nm box at {density:g} kg/m^3 ({source}); the '
