@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ['DEFAULT_PROFILE', 'setup_profile', 'verdi']
+__all__ = ['DEFAULT_PROFILE', 'clear_stale_broker_endpoint', 'setup_profile', 'verdi']
 
 DEFAULT_PROFILE = 'cgmob'
 #: (label, executable, default plugin) of the codes made on localhost when the executable exists.
@@ -85,3 +85,36 @@ def setup_profile(path: str | Path, profile: str = DEFAULT_PROFILE, echo=print) 
         verdi(path, *args)
         echo(f'created code {label}@localhost -> {found}')
     return {'path': str(path), 'profile': profile, 'codes': codes}
+
+
+def clear_stale_broker_endpoint(profile=None) -> Path | None:
+    """Remove the endpoint file of a ZeroMQ broker that was killed, before the daemon is started again.
+
+    A broker killed with SIGKILL (with the daemon, by the OOM killer, a reboot) leaves ``broker.sockets`` naming its
+    dead socket.  With aiida-core 2.9.4, a worker of the next ``verdi daemon start`` that reads the file before the
+    new broker rewrites it connects to the dead socket and never receives a task: every process stays ``Waiting``.
+    Without the file the worker waits for the new broker's.  Nothing is removed while the broker runs.
+
+    Parameters
+    ----------
+    profile
+        The profile (a name or a ``Profile``); the loaded one when ``None``.
+
+    Returns
+    -------
+    Path or None
+        The file removed, or ``None`` when there was nothing stale (or the profile has another broker).
+    """
+    from aiida.brokers.zeromq import ZeromqBroker
+    from aiida.manage import get_config, get_manager
+
+    config = get_config()
+    profile = get_manager().get_profile() if profile is None else profile
+    profile = config.get_profile(profile) if isinstance(profile, str) else profile
+    if 'zeromq' not in (profile.process_control_backend or ''):
+        return None
+    endpoint = Path(config.filepaths(profile)['broker_service']['dir']) / 'broker.sockets'
+    if not endpoint.exists() or ZeromqBroker(profile).check_service_reachable():
+        return None
+    endpoint.unlink(missing_ok=True)
+    return endpoint

@@ -3,8 +3,10 @@
 Runs in its own isolated profile (SQLite, ZeroMQ broker) under ``--path``, never a user's.  A tiny database build
 (``tests/tiny_sample.py``: 3-methylpentane, ``--seeds`` samples of 2 rows, one sample at a time) is submitted; once
 the first rows are in the Group and a job of the next sample is running, every daemon process (the circus arbiter
-and its workers) gets SIGKILL.  After ``--pause`` seconds the daemon is started again and the build must finish with
-every planned row in the Group exactly once.  Prints one JSON line of figures; exit status 0 when all holds.
+and its workers, the ZeroMQ broker among them) gets SIGKILL.  After ``--pause`` seconds the daemon is started again
+(after ``clear_stale_broker_endpoint``: the killed broker's endpoint file would otherwise catch the new worker) and
+the build must finish with every planned row in the Group exactly once.  Prints one JSON line of figures; exit status
+0 when all holds; on a time-out, the process tree and the daemon and broker logs go to stderr.
 
     python tests/daemon_kill_build.py --path /tmp/kill-test
 """
@@ -47,19 +49,43 @@ def daemon_pids(client) -> list[int]:
         return []
 
 
+def diagnostics(client, build_pk: int) -> str:
+    """What a hung build looks like: its process tree with states, and the tails of the daemon and broker logs."""
+    from aiida import orm
+
+    lines = []
+
+    def tree(node, depth=0):
+        state = node.process_state.value if node.process_state else '?'
+        lines.append(f'{"  " * depth}{node.process_label}<{node.pk}> {state} exit={node.exit_status} '
+                     f'paused={node.paused} checkpoint={node.checkpoint is not None}')
+        for child in node.called:
+            tree(child, depth + 1)
+
+    tree(orm.load_node(build_pk))
+    paths = client._config.filepaths(client.profile)
+    for name in (paths['daemon']['log'], paths['circus']['log'], paths['broker_service']['log']):
+        path = Path(name)
+        text = path.read_text(errors='replace').splitlines()[-40:] if path.exists() else ['(missing)']
+        lines += [f'--- {path}'] + text
+    broker = Path(paths['broker_service']['dir'])
+    lines += [f'--- broker tasks: {[str(p.relative_to(broker)) for p in broker.rglob("*.json")]}']
+    return '\n'.join(lines)
+
+
 def main(argv=None) -> int:
     """Run the build, kill and restart the daemon, check the Group; return 0 when nothing was lost or duplicated."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--path', required=True, help='folder of the isolated AiiDA configuration (made if new)')
     parser.add_argument('--seeds', type=int, default=2, help='samples in the build (seeds 1..N)')
     parser.add_argument('--pause', type=float, default=5.0, help='seconds without a daemon')
-    parser.add_argument('--timeout', type=float, default=900.0, help='seconds the build may take in all')
+    parser.add_argument('--timeout', type=float, default=600.0, help='seconds the build may take in all')
     args = parser.parse_args(argv)
     os.environ['AIIDA_PATH'] = str(Path(args.path).resolve())
     # the daemon is started through `verdi` (and runs the jobs' console scripts) from this interpreter's environment
     os.environ['PATH'] = f'{Path(sys.executable).parent}{os.pathsep}{os.environ.get("PATH", "")}'
 
-    from aiida_cgmob.profile import setup_profile
+    from aiida_cgmob.profile import clear_stale_broker_endpoint, setup_profile
 
     profile = 'killtest'
     setup_profile(args.path, profile, echo=lambda line: None)
@@ -103,15 +129,21 @@ def main(argv=None) -> int:
     killed_at = time.monotonic() - start
     time.sleep(args.pause)
     state_while_dead = orm.load_node(build.pk).process_state.value
+    stale = clear_stale_broker_endpoint(profile)
     client.start_daemon(number_workers=1)
-    wait_for(lambda: orm.load_node(build.pk).is_terminated, args.timeout, 'the build to end after the restart', 2.0)
+    try:
+        wait_for(lambda: orm.load_node(build.pk).is_terminated, args.timeout, 'the build to end after the restart', 2.0)
+    except RuntimeError:
+        print(diagnostics(client, build.pk), file=sys.stderr)
+        raise
     build = orm.load_node(build.pk)
     rows = rows_in_group()
     keys = [(seed, index) for _, seed, index in rows]
     all_rows = orm.QueryBuilder().append(RowData, filters={'ctime': {'>': build.ctime}}).count()
     figures = {
         'killed_pids': len(pids), 'killed_after_s': round(killed_at, 1), 'rows_before_kill': rows_before,
-        'build_state_while_dead': state_while_dead, 'build_exit_status': build.exit_status,
+        'build_state_while_dead': state_while_dead, 'stale_broker_endpoint_removed': stale is not None,
+        'build_exit_status': build.exit_status,
         'rows_planned': planned, 'rows_in_group': len(rows), 'distinct_rows_in_group': len(set(keys)),
         'rows_made_in_all': all_rows, 'wall_s': round(time.monotonic() - start, 1), 'group': label,
         'build_pk': build.pk,

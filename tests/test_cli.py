@@ -100,6 +100,28 @@ def test_setup_creates_an_isolated_profile_with_codes(tmp_path):
     assert 'gmx' in codes.split() and 'cgmob-descriptors' in codes.split()
 
 
+
+def test_a_killed_brokers_endpoint_is_cleared_and_a_live_ones_kept(tmp_path):
+    """After a SIGKILL the broker's endpoint file names a dead socket: removed before a restart, never while it runs."""
+    path = tmp_path / 'aiida'
+    subprocess.run([BIN / 'aiida-cgmob', 'setup', '--path', str(path), '--profile-name', 'cgtest'], check=True,
+                   capture_output=True, env={**os.environ, 'AIIDA_PATH': str(tmp_path / 'x')})
+    config = json.loads((path / '.aiida' / 'config.json').read_text())
+    broker = path / '.aiida' / 'broker' / f'{config["profiles"]["cgtest"]["PROFILE_UUID"]}-cgtest'
+    broker.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.Popen(['true'])
+    dead.wait()
+    script = ('from aiida import load_profile; load_profile("cgtest");'
+              'from aiida_cgmob.profile import clear_stale_broker_endpoint as c; print(c())')
+    env = {**os.environ, 'AIIDA_PATH': str(path)}
+    for pid, removed in ((dead.pid, True), (os.getpid(), False)):
+        (broker / 'broker.sockets').write_text('/tmp/aiida_zeromq_gone')
+        (broker / 'broker.pid').write_text(f'aiida-zeromq-broker {pid}')
+        result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert (broker / 'broker.sockets').exists() is not removed, (pid, result.stdout)
+        assert ('broker.sockets' in result.stdout) is removed
+
 @pytest.mark.parametrize('smiles, reason', [('CCO', 'only hydrocarbons'), ('C=CC', 'double'), ('C1CC', 'SMILES')])
 def test_aa_run_refuses_bad_molecules_before_creating_nodes(smiles, reason, aiida_code_installed):
     code = aiida_code_installed(label='gmx-cli', default_calc_job_plugin='cgmob.gromacs')

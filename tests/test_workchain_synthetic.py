@@ -121,10 +121,12 @@ def test_database_build_survives_a_killed_daemon(tmp_path):
     script = Path(__file__).with_name('daemon_kill_build.py')
     result = subprocess.run([sys.executable, str(script), '--path', str(tmp_path / 'aiida')], capture_output=True,
                             text=True, timeout=1500, env={**os.environ, 'OMP_NUM_THREADS': '1'})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-12000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures['killed_pids'] >= 2 and figures['rows_before_kill'] < figures['rows_planned']
     assert figures['rows_in_group'] == figures['distinct_rows_in_group'] == figures['rows_planned']
+    # the killed broker left its endpoint file behind: the restart must not connect the new worker to it
+    assert figures['stale_broker_endpoint_removed']
 
 
 @pytest.mark.parametrize(('change', 'field'), [
