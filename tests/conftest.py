@@ -41,6 +41,29 @@ def restore_aiida_logging():
         log.configure_logging(with_orm=True)
 
 
+@pytest.fixture
+def aiida_code_installed(aiida_localhost):
+    """aiida-core's factory of installed codes, but a code is reused only if it has that label *on that computer*.
+
+    aiida-core 2.9.4 looks a code up by label alone: once ``tests/test_cluster.py`` had made ``lmp`` on its Slurm
+    computer, every later ``lmp`` fixture found two codes, made a second ``lmp@localhost``, and the command-line tests
+    that name ``lmp@localhost`` were refused as ambiguous.
+    """
+    from aiida import orm
+
+    def factory(label: str, default_calc_job_plugin: str | None = None, computer=None,
+                filepath_executable: str = '/bin/bash', **kwargs):
+        computer = computer or aiida_localhost
+        found = orm.QueryBuilder().append(orm.Computer, filters={'id': computer.pk}, tag='computer').append(
+            orm.InstalledCode, with_computer='computer', filters={'label': label}).first(flat=True)
+        if found is not None:
+            return found
+        return orm.InstalledCode(label=label, computer=computer, default_calc_job_plugin=default_calc_job_plugin,
+                                 filepath_executable=filepath_executable, **kwargs).store()
+
+    return factory
+
+
 @pytest.fixture(scope='session')
 def gmx_executable():
     path = shutil.which('gmx')
