@@ -26,7 +26,7 @@ PACKAGE = 'aiida_cgmob'
 #: A new top-level module is a kernel unless it is added here.  Keep in step with ``AIIDA_LAYER`` of
 #: ``docs/_ext/cgmob_reference.py`` (the reference pages document the kernels by the same rule).
 AIIDA_LAYER = frozenset({'calculations', 'parsers', 'workchains', 'cli', 'data', 'protocols', 'profile', 'demo',
-                         'launch', 'exit_codes', 'database'})
+                         'launch', 'exit_codes', 'database', 'cluster', 'services'})
 #: The two sub-packages that may import each other only through their ``base`` modules.
 SEPARATED = ('calculations', 'parsers')
 

@@ -60,7 +60,7 @@ ENTRY_POINT_PREFIX = 'cgmob.'
 #: Top-level modules of ``aiida_cgmob`` that form the AiiDA layer; every other one is a science kernel.
 #: Keep in step with ``AIIDA_LAYER`` of ``tests/test_layering.py``.
 AIIDA_LAYER = frozenset({'calculations', 'parsers', 'workchains', 'cli', 'data', 'protocols', 'profile', 'demo',
-                         'launch', 'exit_codes', 'database'})
+                         'launch', 'exit_codes', 'database', 'cluster', 'services'})
 #: Exit-code groups by hundreds: first digit -> heading.
 EXIT_CODE_GROUPS = {
     0: '0xx: generic process failures (aiida-core)',
