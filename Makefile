@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := gromacs
+# The HPC path's tests (tests/test_cluster.py, tests/test_services.py): a loopback Slurm cluster behind sshd and a
+# PostgreSQL + RabbitMQ profile.  Installed when root; without them those tests skip, naming this command.
+SERVICE_PACKAGES := slurm-wlm munge openssh-server postgresql rabbitmq-server
 DEMO_AIIDA_PATH := $(CURDIR)/.aiida-cgmob
 
-.PHONY: help install system-deps venv demo test lint docs benchmarks clean
+.PHONY: help install system-deps service-deps venv demo test lint docs benchmarks clean
 
 help:
 	@echo "make demo   - install everything and run the end-to-end demo on an isolated AiiDA profile"
@@ -20,6 +23,17 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	else \
 		echo "GROMACS (gmx) is missing. Install it with:  sudo apt-get install $(APT_PACKAGES)"; exit 1; \
+	fi
+
+service-deps:
+	@missing=""; for program in slurmctld slurmd munged sshd rabbitmq-server pg_ctlcluster; do \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $$program >/dev/null 2>&1 || missing="$$missing $$program"; done; \
+	if [ -z "$$missing" ] && [ -d /etc/postgresql ]; then \
+		echo "Slurm, munge, sshd, PostgreSQL and RabbitMQ found"; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SERVICE_PACKAGES); \
+	else \
+		echo "Not root: the HPC tests will skip. To run them:  sudo apt-get install $(SERVICE_PACKAGES)"; \
 	fi
 
 $(BIN)/activate:
@@ -39,7 +53,7 @@ install: system-deps venv
 demo: install
 	AIIDA_PATH=$(DEMO_AIIDA_PATH) $(BIN)/aiida-cgmob demo --path $(DEMO_AIIDA_PATH)
 
-test: install
+test: install service-deps
 	$(BIN)/ruff check aiida_cgmob tests benchmarks
 	$(BIN)/pytest
 	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
