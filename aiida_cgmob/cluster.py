@@ -222,6 +222,8 @@ class LoopbackCluster:
         #: The SSH host name of the cluster, defined only by the folder's ssh_config (and the drop-in including it).
         self.host_alias = f'cgmob-cluster-{digest}'
         self.ssh_dropin = SSH_CLIENT_DROPIN_DIR / f'{self.host_alias}.conf'
+        # the shared connection's socket: one host, one user, one port, so no %C hash is needed (sun_path is short)
+        self._control_path = self.ssh_dir / 'cm'
 
     def __repr__(self) -> str:  # noqa: D105
         return f'LoopbackCluster({str(self.folder)!r})'
@@ -381,6 +383,10 @@ Host {self.host_alias}
     BatchMode yes
     ConnectTimeout 10
     LogLevel ERROR
+    # AiiDA's openssh backend runs one ssh or scp per operation: share one connection (closed by stop())
+    ControlMaster auto
+    ControlPath {self._control_path}
+    ControlPersist 30
 """)
 
     # -- processes ---------------------------------------------------------------------------------------------------
@@ -552,7 +558,7 @@ Host {self.host_alias}
         if not (self.folder / 'cluster.json').exists():
             return
         self.ssh_dropin.unlink(missing_ok=True)
-        self._stop_service('sshd', timeout)
+        self.stop_sshd(timeout)
         if self.pid('slurmctld') and self.pid('slurmd') and self.pid('munged'):
             self.run_slurm('scancel', '--full', f'--partition={self.settings["partition"]}', check=False)
             try:
@@ -609,6 +615,10 @@ Host {self.host_alias}
     def stop_sshd(self, timeout: float = 30.0) -> None:
         """Stop the SSH server and its open sessions (connections are refused until :meth:`start_sshd`)."""
         self._stop_service('sshd', timeout)
+        # the client's shared connection (ControlPersist) ends with its session; make sure its process is gone
+        if self._control_path.exists():
+            subprocess.run([which('ssh'), '-F', str(self.ssh_config), '-O', 'exit', self.host_alias],
+                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
     def start_sshd(self, timeout: float = 90.0) -> None:
         """Start the SSH server again (same port and host key) and wait until an SSH command works."""
