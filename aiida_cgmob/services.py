@@ -36,8 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from .profile import DEFAULT_PROFILE, setup_profile, verdi
 
@@ -95,8 +96,8 @@ def missing_requirements() -> list[str]:
     """
     missing = []
     if not _is_root():
-        missing.append('root: creating PostgreSQL roles and starting the services need it; run as root, e.g. '
-                       f'`sudo {INSTALL}` then `sudo {sys.executable} -m pytest tests/test_services.py`')
+        missing.append(f'root: creating PostgreSQL roles and starting the services need it; run as root '
+                       f'(install the services with `sudo {INSTALL}`)')
     if shutil.which('pg_ctlcluster') is None or not Path(f'/etc/postgresql/{PG_VERSION}/{PG_CLUSTER}').is_dir():
         missing.append(f'PostgreSQL {PG_VERSION} and its cluster {PG_VERSION}/{PG_CLUSTER}: '
                        '`sudo apt-get install -y postgresql`')
@@ -216,6 +217,12 @@ def start_rabbitmq(echo: Callable[[str], None] = print, timeout: float = 120.0) 
     if rabbitmq_running():
         if _is_root() and shutil.which('rabbitmqctl'):
             _run(['rabbitmqctl', 'await_startup', '--timeout', str(int(timeout))], timeout=timeout + 30)
+            limit = _run(['rabbitmqctl', 'eval', 'application:get_env(rabbit, consumer_timeout).'], check=False)
+            if re.search(r'\{ok,\s*\d+\}', limit.stdout):  # a running node started before our advanced.config
+                echo(f'warning: this RabbitMQ closes a task held longer than its consumer_timeout '
+                     f'({limit.stdout.strip()} ms), and AiiDA holds one for the life of a process: disable it in '
+                     f'{RABBITMQ_ADVANCED_CONFIG} ({CONSUMER_TIMEOUT_CONFIG.strip()}) and restart RabbitMQ '
+                     '(restart_rabbitmq writes the file if missing)')
         echo('RabbitMQ is running')
         return False
     if not _is_root():
@@ -257,11 +264,16 @@ def stop_rabbitmq(echo: Callable[[str], None] = print, timeout: float = 120.0) -
     return True
 
 
-def restart_rabbitmq(echo: Callable[[str], None] = print, down: float = 0.0, timeout: float = 120.0) -> float:
-    """Stop RabbitMQ, leave it down ``down`` seconds, start it again; return the seconds it was unreachable.
+def restart_rabbitmq(echo: Callable[[str], None] = print, down: float = 0.0, timeout: float = 120.0,
+                     daemons: Iterable[tuple[str | Path, str]] = ()) -> float:
+    """Restart RabbitMQ safely: stop the daemons that use it, stop it, start it, start the daemons again.
 
-    Every AMQP connection is closed by the stop: the daemon workers reconnect by themselves (see
-    ``docs/production.rst`` for what AiiDA does with the processes they were running).
+    With aiida-core 2.9.4, RabbitMQ going away under a daemon of several workers is not harmless: each worker keeps
+    running its processes in memory, the broker puts their tasks (never acknowledged) back in the queue, and when the
+    workers reconnect another worker can take such a task and run the same process a second time, at the same time.
+    We saw it in 2 of 4 trials with 2 workers: a work chain excepted (``already has an outgoing RETURN link``) or
+    got two ``retrieved`` outputs.  Stopping the daemons first avoids it: a stopped worker hands its tasks back, and the
+    new workers continue every process once, from its checkpoint (``tests/test_services.py``).
 
     Parameters
     ----------
@@ -271,17 +283,30 @@ def restart_rabbitmq(echo: Callable[[str], None] = print, down: float = 0.0, tim
         Seconds to wait between the stop and the start.
     timeout
         Seconds to wait for each of the stop and the start.
+    daemons
+        ``(path, profile)`` of every profile whose daemon uses this RabbitMQ: each running daemon is stopped before and
+        started again after, with as many workers as it had.
 
     Returns
     -------
     float
         Seconds between the node going away and its port accepting connections again.
     """
-    stop_rabbitmq(echo, timeout)
-    stopped = time.monotonic()
-    time.sleep(down)
-    start_rabbitmq(echo, timeout)
-    return time.monotonic() - stopped
+    running = []
+    for path, profile in daemons:
+        workers = len(daemon_processes(path, profile)['workers'])
+        if workers and stop_daemon(path, profile, echo):
+            running.append((path, profile, workers))
+    try:
+        stop_rabbitmq(echo, timeout)
+        stopped = time.monotonic()
+        time.sleep(down)
+        start_rabbitmq(echo, timeout)
+        unreachable = time.monotonic() - stopped
+    finally:  # the daemons stopped here start again even if RabbitMQ did not: they wait for it and say so in their log
+        for path, profile, workers in running:
+            start_daemon(path, profile, workers, echo)
+    return unreachable
 
 
 def scram_sha256_verifier(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
@@ -345,29 +370,44 @@ def _drop_database(name: str, role: str) -> None:
     _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);\nDROP ROLE IF EXISTS "{role}";\n')
 
 
-def _create_computer(path: Path, profile: str) -> None:
-    """Create the localhost computer exactly as ``verdi presto`` does (``setup_profile`` relies on it)."""
-    script = '''
-import pathlib, sys
+#: Run in the profile: its options (as ``verdi -p P config set OPTION VALUE``) and the localhost computer exactly as
+#: ``verdi presto`` makes it (which ``setup_profile`` relies on); one interpreter instead of one ``verdi`` per step.
+CONFIGURE_PROFILE = '''
+import sys
 from aiida import load_profile, orm
 from aiida.common.exceptions import NotExistent
-profile = load_profile(sys.argv[1])
+from aiida.manage import get_config
+name, scratch = sys.argv[1:3]
+config = get_config()
+for option, value in (('warnings.rabbitmq_version', False), ('runner.poll.interval', 1),
+                      ('daemon.timeout', 20)):
+    if config.get_option(option, scope=name) != value:
+        config.set_option(option, value, scope=name)
+        print(f'verdi -p {name} config set {option} {value}')
+config.store()
+load_profile(name)
 try:
     orm.load_computer('localhost')
 except NotExistent:
     computer = orm.Computer(label='localhost', hostname='localhost',
                             description='Localhost automatically created by `verdi presto`',
-                            transport_type='core.local', scheduler_type='core.direct', workdir=sys.argv[2]).store()
+                            transport_type='core.local', scheduler_type='core.direct', workdir=scratch).store()
     computer.configure(safe_interval=0)
     computer.set_minimum_job_poll_interval(1)
     computer.set_default_mpiprocs_per_machine(1)
-    print('created')
+    print(f'created computer localhost (core.local, core.direct, work directory {scratch})')
 '''
+
+
+def _configure_profile(path: Path, profile: str, echo: Callable[[str], None]) -> None:
+    """Set the profile's options and create its localhost computer (:data:`CONFIGURE_PROFILE`)."""
     scratch = path / '.aiida' / 'scratch' / profile
-    result = subprocess.run([sys.executable, '-c', script, profile, str(scratch)], capture_output=True, text=True,
-                            env={**os.environ, 'AIIDA_PATH': str(path)})
+    result = subprocess.run([sys.executable, '-c', CONFIGURE_PROFILE, profile, str(scratch)], capture_output=True,
+                            text=True, env={**os.environ, 'AIIDA_PATH': str(path)})
     if result.returncode != 0:
-        raise ServiceError(f'creating the localhost computer failed:\n{result.stdout}\n{result.stderr}')
+        raise ServiceError(f'configuring profile {profile!r} failed:\n{result.stdout}\n{result.stderr}')
+    for line in result.stdout.splitlines():
+        echo(line)
 
 
 def setup_production_profile(path: str | Path, profile: str = DEFAULT_PROFILE,
@@ -377,9 +417,11 @@ def setup_production_profile(path: str | Path, profile: str = DEFAULT_PROFILE,
     Starts both services if needed, creates a role and a database ``aiida_<profile>_<random>`` with a random password
     (``LC_COLLATE``/``LC_CTYPE`` ``C.UTF-8``, ``TEMPLATE template0``), runs ``verdi profile setup core.psql_dos
     --non-interactive --broker core.rabbitmq`` (the options, password included, from a YAML file of mode 0600 that is
-    removed at once), ``verdi config set warnings.rabbitmq_version False`` and ``runner.poll.interval 1`` for the
-    profile, and makes the localhost computer and the codes as :func:`aiida_cgmob.profile.setup_profile` does.  A
-    profile that exists already is reused (only the computer, codes and options are checked).
+    removed at once), sets the profile's options ``warnings.rabbitmq_version False``, ``runner.poll.interval 1`` (as
+    ``verdi presto``) and ``daemon.timeout 20`` (2 s by default: too short for circus to answer a loaded machine), what
+    ``verdi -p P config set`` does, and makes the localhost computer and the
+    codes as :func:`aiida_cgmob.profile.setup_profile` does.  A profile that exists already is reused (only the
+    computer, codes and options are checked).
 
     Parameters
     ----------
@@ -442,12 +484,7 @@ def setup_production_profile(path: str | Path, profile: str = DEFAULT_PROFILE,
     if stored['storage']['backend'] != 'core.psql_dos' or stored['process_control']['backend'] != 'core.rabbitmq':
         raise ServiceError(f'profile {profile!r} in {path} is not on core.psql_dos + core.rabbitmq: '
                            f'{stored["storage"]["backend"]} + {stored["process_control"]["backend"]}')
-    options = stored.get('options', {})
-    if options.get('warnings.rabbitmq_version') is not False:
-        verdi(path, '-p', profile, 'config', 'set', 'warnings.rabbitmq_version', 'False')
-    if options.get('runner.poll.interval') != 1:
-        verdi(path, '-p', profile, 'config', 'set', 'runner.poll.interval', '1')  # as `verdi presto`
-    _create_computer(path, profile)
+    _configure_profile(path, profile, echo)
     info = setup_profile(path, profile, echo=lambda line: None if line.startswith('profile ') else echo(line))
     _remove_config_backups(path)
     database = stored['storage']['config']
@@ -481,13 +518,17 @@ def remove_production_profile(path: str | Path, profile: str = DEFAULT_PROFILE,
     start_postgres(echo)
     database = stored['storage']['config']
     stop_daemon(path, profile, echo)
-    verdi(path, 'profile', 'delete', '--force', '--delete-data', profile, check=False)
     _drop_database(database['database_name'], database['database_username'])
+    # --keep-data: with --delete-data, aiida-core 2.9.4 drops the database through pgsu, which needs `sudo`
+    verdi(path, 'profile', 'delete', '--force', '--keep-data', profile)
+    repository = urlparse(database.get('repository_uri', ''))
+    if repository.scheme == 'file':
+        shutil.rmtree(unquote(repository.path), ignore_errors=True)
+    shutil.rmtree(path / '.aiida' / 'scratch' / profile, ignore_errors=True)
     secret = (database.get('database_password') or '').encode()
     for backup in (path / '.aiida').glob('config.json.*'):
         if secret and secret in backup.read_bytes():
             backup.unlink()
-    shutil.rmtree(path / '.aiida' / 'scratch' / profile, ignore_errors=True)
     echo(f'removed profile {profile!r}, its database and role {database["database_name"]}')
     return True
 
@@ -575,11 +616,23 @@ def start_daemon(path: str | Path, profile: str = DEFAULT_PROFILE, workers: int 
     return pids
 
 
-def stop_daemon(path: str | Path, profile: str = DEFAULT_PROFILE, echo: Callable[[str], None] = print) -> bool:
-    """Stop the profile's daemon (``verdi -p P daemon stop``); False when it was not running."""
+def stop_daemon(path: str | Path, profile: str = DEFAULT_PROFILE, echo: Callable[[str], None] = print,
+                timeout: float = 120.0) -> bool:
+    """Stop the profile's daemon (``verdi -p P daemon stop``) and wait until its processes are gone.
+
+    Returns False when it was not running.  Workers that hold processes take a while to hand them back: on a loaded
+    machine ``verdi daemon stop`` may answer "timed out" while circus is still stopping them, so the processes, not
+    verdi's answer, decide; a ServiceError carries verdi's output when they outlive ``timeout`` seconds.
+    """
     path = Path(path).resolve()
     if daemon_processes(path, profile)['arbiter'] is None:
         return False
-    verdi(path, '-p', profile, 'daemon', 'stop')
+    result = verdi(path, '-p', profile, 'daemon', 'stop', check=False)
+    deadline = time.monotonic() + timeout
+    while (left := daemon_processes(path, profile))['all']:
+        if time.monotonic() > deadline:
+            raise ServiceError(f'the daemon of {profile!r} still runs {timeout:.0f} s after `verdi daemon stop` '
+                               f'(pids {left["all"]}):\n{result.stdout}\n{result.stderr}')
+        time.sleep(0.5)
     echo(f'stopped the daemon of {profile!r}')
     return True

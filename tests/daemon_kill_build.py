@@ -36,17 +36,27 @@ def wait_for(condition, timeout: float, what: str, interval: float = 1.0):
 
 
 def daemon_pids(client) -> list[int]:
-    """The circus arbiter of the profile's daemon and all its descendants (the workers)."""
+    """The circus arbiter of the profile's daemon and its descendants (workers, broker), short-lived shells apart.
+
+    A shell a worker runs for a transport command is not the daemon; killed inside ``pyenv rehash`` (a login shell's
+    profile on some machines) it leaves a lock that makes every later login shell wait 60 s.
+    """
     import psutil
 
     pid = client.get_daemon_pid()
     if pid is None:
         return []
+    pids = [pid]
     try:
-        arbiter = psutil.Process(pid)
-        return [pid] + [child.pid for child in arbiter.children(recursive=True)]
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                if child.name() not in ('bash', 'sh'):
+                    pids.append(child.pid)
+            except psutil.NoSuchProcess:
+                pass
     except psutil.NoSuchProcess:
         return []
+    return pids
 
 
 def diagnostics(client, build_pk: int) -> str:

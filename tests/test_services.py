@@ -79,6 +79,7 @@ def submit_chains(profile: str, count: int, production: float, label: str) -> li
 def summarise(pks: list[int]) -> dict:
     """State of each chain and of its calculations."""
     from aiida import orm
+    from aiida.common.links import LinkType
 
     chains = {}
     for pk in pks:
@@ -89,8 +90,16 @@ def summarise(pks: list[int]) -> dict:
             'ok': node.is_finished_ok, 'calcjobs': len(calcs),
             'calc_states': [calc.process_state.value if calc.process_state else None for calc in calcs],
             'job_ids': [calc.get_job_id() for calc in calcs],
-            'outputs': sorted(node.outputs) if node.is_terminated else [],
+            # every output link, duplicates included (``node.outputs`` refuses a duplicate label)
+            'outputs': sorted(node.base.links.get_outgoing(link_type=LinkType.RETURN).all_link_labels()),
+            'calc_outputs': [sorted(calc.base.links.get_outgoing(link_type=LinkType.CREATE).all_link_labels())
+                             for calc in calcs],
         }
+        if not node.is_finished_ok:  # what verdi process report says, for the assertion's message
+            from aiida.cmdline.utils.common import get_calcjob_report, get_workchain_report
+
+            chains[pk]['report'] = get_workchain_report(node, 'DEBUG') + ''.join(
+                f'\n{get_calcjob_report(calc)}\n{calc.exit_status} {calc.exit_message}' for calc in calcs)
     return chains
 
 
@@ -197,11 +206,12 @@ def workers_of(profile: dict, pks: list[int]) -> dict[int, set[int]]:
 
 
 def assert_all_finished_once(chains: dict) -> None:
-    """Every chain finished OK with exactly one job, run once, and its outputs."""
+    """Every chain finished OK with exactly one job, run once, and each of its outputs once."""
     for pk, chain in chains.items():
         assert chain['ok'], f'chain {pk}: {chain}'
         assert chain['calcjobs'] == 1 and chain['calc_states'] == ['finished'], f'chain {pk}: {chain}'
-        assert 'thermo' in chain['outputs'], f'chain {pk}: {chain}'
+        assert 'thermo' in chain['outputs'] and len(chain['outputs']) == len(set(chain['outputs'])), chain
+        assert all(len(labels) == len(set(labels)) for labels in chain['calc_outputs']), chain
     job_ids = [job for chain in chains.values() for job in chain['job_ids']]
     assert len(job_ids) == len(set(job_ids)) == len(chains)
 
@@ -260,12 +270,18 @@ def test_two_workers_run_real_chains(profile):
 
 
 def test_rabbitmq_restarted_while_chains_run(profile):
-    """RabbitMQ stopped and started while chains are in flight: every chain still finishes, each job ran once."""
+    """RabbitMQ restarted while chains are in flight, by the documented procedure (stop the daemon, restart RabbitMQ,
+    start the daemon: ``restart_rabbitmq(daemons=...)``): every chain finishes, each job and output once.
+
+    Restarted under a running daemon of two workers instead, a chain could be run by both workers at once (see
+    ``restart_rabbitmq``): that is why the procedure stops the daemon first.
+    """
     services.start_daemon(profile['path'], PROFILE, WORKERS, echo=profile['echo'].append)
     chains = Chains(profile, 3, 60.0, 'rabbitmq-restart')
     assert chains.running() >= 1
-    down = services.restart_rabbitmq(echo=profile['echo'].append, down=2.0)
+    down = services.restart_rabbitmq(echo=profile['echo'].append, down=2.0, daemons=[(profile['path'], PROFILE)])
     assert down >= 2.0
+    assert len(services.daemon_processes(profile['path'], PROFILE)['workers']) == WORKERS
     assert_all_finished_once(chains.ended())
 
 
@@ -276,7 +292,10 @@ def test_daemon_killed_mid_run(profile):
     assert chains.running() >= 1
     processes = services.daemon_processes(profile['path'], PROFILE)
     assert processes['arbiter'] is not None and len(processes['workers']) == WORKERS
-    for pid in processes['all']:
+    # the arbiter and its workers, as a crash or the OOM killer would; not the short-lived shells a worker may be
+    # running (killing a login shell inside `pyenv rehash` leaves its lock behind: every later login shell then waits
+    # 60 s for it, which says nothing of AiiDA)
+    for pid in [processes['arbiter'], *processes['workers']]:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -318,6 +337,18 @@ def test_password_in_no_archive_and_no_log(profile, tmp_path):
         assert secret not in server_log.read_bytes()
     assert not [line for line in profile['echo'] if password in line]
     assert config.stat().st_mode & 0o077 == 0
+
+
+
+def test_remove_drops_database_and_role(profile):
+    """Removal (last: the other tests need the profile) drops the database and the role and forgets the profile."""
+    path = Path(profile['path'])
+    assert services.remove_production_profile(path, PROFILE, echo=profile['echo'].append)
+    assert PROFILE not in json.loads(services.profile_files(path, PROFILE)['config'].read_text())['profiles']
+    assert services._psql(f"SELECT count(*) FROM pg_database WHERE datname = '{profile['database']}';").strip() == '0'
+    assert services._psql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{profile['database_user']}';").strip() == '0'
+    assert not (path / '.aiida' / 'repository' / PROFILE).exists()
+    assert not services.remove_production_profile(path, PROFILE)  # nothing left to remove
 
 
 if __name__ == '__main__':
