@@ -392,7 +392,7 @@ except NotExistent:
     computer = orm.Computer(label='localhost', hostname='localhost',
                             description='Localhost automatically created by `verdi presto`',
                             transport_type='core.local', scheduler_type='core.direct', workdir=scratch).store()
-    computer.configure(safe_interval=0)
+    computer.configure(safe_interval=0, use_login_shell=False)  # as aiida_cgmob.profile.setup_profile
     computer.set_minimum_job_poll_interval(1)
     computer.set_default_mpiprocs_per_machine(1)
     print(f'created computer localhost (core.local, core.direct, work directory {scratch})')
