@@ -22,8 +22,13 @@ Each operation is timed (best of ``--repeats`` for N <= 1000, once above), then 
 traced).  The table gives both per size and the ratio of the largest size to the smallest: linear scaling is a
 ratio equal to the ratio of the sizes (100 for 10 000 / 100).
 
-Prints the report and writes it to ``benchmarks/results/database_query.txt``; with ``--ship`` also to
-``benchmarks/data/database_query.txt``.  No timed assertions.
+With ``--storages sqlite psql`` the same is done, in the same run, on a second profile on PostgreSQL + RabbitMQ
+(``aiida_cgmob.services``: needs root, PostgreSQL 15 and RabbitMQ; its database is dropped at the end), and a last
+table gives PostgreSQL / SQLite for each operation at the largest size.
+
+Prints the report and writes it to ``benchmarks/results/<name>.txt`` (``database_query``, or
+``database_query_sqlite_psql`` with both storages); with ``--ship`` also to ``benchmarks/data/<name>.txt``.  No timed
+assertions.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ def parse_args(argv=None):
                         '(default: %(default)s; ~0.1 s per row on a loaded 2-core machine)')
     parser.add_argument('--ship', action='store_true', help=f'also write the report to {SHIPPED}')
     parser.add_argument('--keep', action='store_true', help='keep the temporary profile (its path is printed)')
+    parser.add_argument('--storages', nargs='+', default=['sqlite'], choices=('sqlite', 'psql'),
+                        help='profiles to measure, in this order (default: %(default)s)')
     return parser.parse_args(argv)
 
 
@@ -72,15 +79,26 @@ def machine_header() -> list[str]:
             f'{platform.python_version()}']
 
 
-def make_profile(path: Path, name: str = 'cgmob-dbbench') -> None:
-    """A new profile in ``path`` only (``AIIDA_PATH`` set before aiida is imported), loaded in this process."""
+PROFILES = {'sqlite': 'cgmob-dbbench', 'psql': 'cgmob-dbbench-psql'}
+
+
+def make_profile(path: Path, storage: str = 'sqlite') -> None:
+    """A new profile in ``path`` only (``AIIDA_PATH`` set before aiida is imported), loaded in this process.
+
+    ``sqlite``: ``verdi presto --use-zeromq``; ``psql``: PostgreSQL + RabbitMQ (``services.setup_production_profile``).
+    """
     os.environ['AIIDA_PATH'] = str(path)
     from aiida_cgmob.profile import verdi
 
-    verdi(path, 'presto', '--profile-name', name, '--use-zeromq')
+    if storage == 'psql':
+        from aiida_cgmob import services
+
+        services.setup_production_profile(path, PROFILES[storage], echo=lambda line: None)
+    else:
+        verdi(path, 'presto', '--profile-name', PROFILES[storage], '--use-zeromq')
     import aiida
 
-    aiida.load_profile(name)
+    aiida.load_profile(PROFILES[storage], allow_switch=True)
 
 
 def model_row(index: int, rng) -> tuple[dict, dict]:
@@ -122,7 +140,7 @@ def make_database(n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     storage = get_manager().get_profile_storage()
     start = time.perf_counter()
-    group = orm.Group(label=f'bench-{n}').store()
+    group = orm.Group(label=f'bench-{n}-{time.time_ns()}').store()
     for first in range(0, n, 500):
         # one commit per 500 rows, not one per row: storing is bound by the commits' fsync
         with storage.transaction():
@@ -159,7 +177,7 @@ def benchmark(n: int, folder: Path, repeats: int, node_by_node: int) -> dict:
     group, made = make_database(n)
     repeats = repeats if n <= 1000 else 1
     slow = min(n, node_by_node)
-    path = folder / f'bench-{n}.h5'
+    path = folder / f'bench-{n}-{time.time_ns()}.h5'
     figures = {'make the rows (store RowData, add to the Group)': (made, None, f'{made / n * 1e3:.1f} ms per row')}
     operations = [
         ('query: rows(molecule, mass range, converged)', lambda: database.rows(group, **SELECTION), 'rows'),
@@ -213,35 +231,55 @@ def report(sizes: list[int], results: dict[int, dict]) -> list[str]:
     return [_common.format_table(headers, rows, 'l' + 'r' * (len(headers) - 2) + 'l')]
 
 
+def compare(sizes: list[int], results: dict[str, dict[int, dict]]) -> list[str]:
+    """PostgreSQL / SQLite time of each operation at the largest size."""
+    large = max(sizes)
+    rows = [[name, f'{results["sqlite"][large][name][0]:.3g}', f'{results["psql"][large][name][0]:.3g}',
+             f'{results["psql"][large][name][0] / results["sqlite"][large][name][0]:.3g}']
+            for name in results['sqlite'][large]]
+    return [f'PostgreSQL against SQLite, {large} rows (same run, same machine)',
+            _common.format_table(['operation', 'SQLite s', 'PostgreSQL s', 'PostgreSQL / SQLite'], rows,
+                                 'lrrr')]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     sizes = sorted(set(args.sizes))
+    storages = list(dict.fromkeys(args.storages))
+    name = NAME if storages == ['sqlite'] else '_'.join([NAME, *storages])
+    shipped = SHIPPED.with_name(f'{name}.txt')
     folder = Path(tempfile.mkdtemp(prefix='cgmob-dbbench-'))
     total = _common.Stopwatch()
     lines = ['database_query: the synthetic database API against its size (rows made without MD)', *machine_header()]
+    results = {}
     try:
-        make_profile(folder / 'aiida')
-        from aiida import __version__ as aiida_version
-        from aiida.manage import get_manager
+        for storage in storages:
+            make_profile(folder / 'aiida', storage)
+            from aiida import __version__ as aiida_version
+            from aiida.manage import get_manager
 
-        storage = get_manager().get_profile().storage_backend
-        lines.append(f'aiida-core {aiida_version}, storage {storage} (temporary profile); timings: best of '
-                     f'{args.repeats} up to 1000 rows, one run above; memory: tracemalloc peak of one more run')
-        lines.append(f'selection of the query: {SELECTION} (units g/mol)')
-        results = {}
-        for n in sizes:
-            results[n] = benchmark(n, folder, args.repeats, args.node_by_node)
-        lines += ['', *report(sizes, results)]
+            backend = get_manager().get_profile().storage_backend
+            lines += ['', f'aiida-core {aiida_version}, storage {backend} (temporary profile); timings: best of '
+                      f'{args.repeats} up to 1000 rows, one run above; memory: tracemalloc peak of one more run',
+                      f'selection of the query: {SELECTION} (units g/mol)']
+            results[storage] = {n: benchmark(n, folder, args.repeats, args.node_by_node) for n in sizes}
+            lines += ['', *report(sizes, results[storage])]
+        if len(results) == 2:
+            lines += ['', *compare(sizes, results)]
     finally:
         if args.keep:
-            print(f'kept the profile in {folder}')
+            print(f'kept the profile(s) in {folder}')
         else:
+            if 'psql' in storages:
+                from aiida_cgmob import services
+
+                services.remove_production_profile(folder / 'aiida', PROFILES['psql'], echo=lambda line: None)
             shutil.rmtree(folder, ignore_errors=True)
-    code = _common.report(NAME, lines, total)
+    code = _common.report(name, lines, total)
     if args.ship:
-        SHIPPED.parent.mkdir(parents=True, exist_ok=True)
-        SHIPPED.write_text('\n'.join([*lines, '', f'total wall time {_common.hms(total.elapsed)}']) + '\n')
-        print(f'(and to {SHIPPED})')
+        shipped.parent.mkdir(parents=True, exist_ok=True)
+        shipped.write_text('\n'.join([*lines, '', f'total wall time {_common.hms(total.elapsed)}']) + '\n')
+        print(f'(and to {shipped})')
     return code
 
 
