@@ -70,6 +70,8 @@ def setup_profile(path: str | Path, profile: str = DEFAULT_PROFILE, echo=print) 
         # The codes are absolute paths and the jobs inherit the daemon's environment: no login shell is needed.
         verdi(path, '-p', profile, 'computer', 'configure', 'core.local', 'localhost', '--non-interactive',
               '--safe-interval', '0', '--no-use-login-shell')
+        # circus must answer `verdi daemon stop` within daemon.timeout: 2 s by default, too short on a loaded machine
+        verdi(path, '-p', profile, 'config', 'set', 'daemon.timeout', '20')
         echo(f'created profile {profile!r} (SQLite storage, ZeroMQ broker) in {path}')
     existing = verdi(path, '-p', profile, 'code', 'list', '--raw', '-P', 'label', check=False).stdout.split()
     codes = {}

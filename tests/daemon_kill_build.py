@@ -96,6 +96,7 @@ def main(argv=None) -> int:
     os.environ['PATH'] = f'{Path(sys.executable).parent}{os.pathsep}{os.environ.get("PATH", "")}'
 
     from aiida_cgmob.profile import clear_stale_broker_endpoint, setup_profile
+    from aiida_cgmob.services import stop_daemon
 
     profile = 'killtest'
     setup_profile(args.path, profile, echo=lambda line: None)
@@ -158,8 +159,9 @@ def main(argv=None) -> int:
         'rows_made_in_all': all_rows, 'wall_s': round(time.monotonic() - start, 1), 'group': label,
         'build_pk': build.pk,
     }
-    client.stop_daemon(wait=True)
-    print(json.dumps(figures))
+    print(json.dumps(figures), flush=True)
+    # waits for the processes, not for circus' answer (which a loaded machine may not give within daemon.timeout)
+    stop_daemon(args.path, profile, echo=lambda line: None)
     ok = build.is_finished_ok and len(rows) == planned and len(set(keys)) == planned
     return 0 if ok else 1
 
