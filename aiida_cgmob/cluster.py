@@ -467,6 +467,39 @@ Host {self.host_alias}
             raise RuntimeError(f'`{shlex.join(args)}` failed: {result.stderr.strip()}')
         return result
 
+    def jobs(self) -> list[dict]:
+        """Return the jobs in the queue now, oldest first: ``{'id', 'state', 'work_dir'}`` each (``squeue``).
+
+        ``state`` is Slurm's long form (``PENDING``, ``RUNNING``, ``COMPLETING``, ``TIMEOUT`` ...); the list is empty
+        when the queue is, or when slurmctld does not answer.
+        """
+        try:
+            result = self.run_slurm('squeue', '--noheader', '--sort=i', '--format=%i|%T|%Z', check=False, timeout=15)
+        except subprocess.TimeoutExpired:
+            return []
+        jobs = []
+        for line in result.stdout.splitlines() if result.returncode == 0 else []:
+            job_id, state, work_dir = line.strip().split('|', 2)
+            jobs.append({'id': job_id, 'state': state, 'work_dir': work_dir})
+        return jobs
+
+    def job_processes(self, job_id: str | int) -> list[int]:
+        """Return the processes of job ``job_id`` of this cluster: its batch script and what that started.
+
+        Those whose environment names this cluster's slurm.conf and the job; not its ``slurmstepd``.
+        """
+        markers = {f'SLURM_CONF={self.slurm_conf}'.encode(), f'SLURM_JOB_ID={job_id}'.encode()}
+        found = []
+        for entry in Path('/proc').iterdir():
+            if not entry.name.isdigit() or _process_name(int(entry.name)) == 'slurmstepd':
+                continue
+            try:
+                if markers <= set((entry / 'environ').read_bytes().split(b'\0')):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return [pid for pid in found if _alive(pid)]
+
     def node_state(self) -> str:
         """Return the node's state as ``sinfo --format=%t`` shows it, ``''`` when slurmctld does not answer.
 
@@ -685,7 +718,8 @@ def verdi_commands(cluster: LoopbackCluster, label: str = DEFAULT_COMPUTER, safe
 
 
 def create_computer(cluster: LoopbackCluster, label: str = DEFAULT_COMPUTER, safe_interval: float = 0.5,
-                    job_poll_interval: float | None = None, codes: dict[str, tuple[str, str | None]] | None = None):
+                    job_poll_interval: float | None = None, codes: dict[str, tuple[str, str | None]] | None = None,
+                    use_login_shell: bool = True):
     """Create (or return) the cluster's computer and its codes in the loaded AiiDA profile.
 
     The same settings as :func:`verdi_commands`: ``core.ssh_async`` (openssh backend, host alias of the cluster) and
@@ -705,6 +739,9 @@ def create_computer(cluster: LoopbackCluster, label: str = DEFAULT_COMPUTER, saf
         Minimum seconds between two ``squeue`` polls (AiiDA's default, 10 s, when ``None``).
     codes
         Label -> (executable, default plugin); :func:`cluster_codes` when ``None``.
+    use_login_shell
+        Run each command in a login shell (``bash -l``), as :func:`verdi_commands` does.  ``False`` saves the
+        reading of the login files on every command (the fault tests use it: dozens of commands per job).
 
     Returns
     -------
@@ -726,7 +763,8 @@ def create_computer(cluster: LoopbackCluster, label: str = DEFAULT_COMPUTER, saf
         computer.set_shebang('#!/bin/bash')
     if job_poll_interval is not None:
         computer.set_minimum_job_poll_interval(job_poll_interval)
-    computer.configure(host=cluster.host_alias, backend='openssh', use_login_shell=True, safe_interval=safe_interval)
+    computer.configure(host=cluster.host_alias, backend='openssh', use_login_shell=use_login_shell,
+                       safe_interval=safe_interval)
     existing = {code.label for code in orm.InstalledCode.collection.find({'dbcomputer_id': computer.pk})}
     for code_label, (executable, plugin) in (cluster_codes() if codes is None else codes).items():
         if code_label in existing:
