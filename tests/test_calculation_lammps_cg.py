@@ -157,6 +157,9 @@ def test_no_log_310_missing_final_configuration_312_and_unreadable_313(lmp_code)
     _, node = run_cg(lmp_code, append_text='rm -f final.data')
     assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_OUTPUT_MISSING.status
     assert 'final.data' in node.exit_message
+    _, node = run_cg(lmp_code, append_text='rm -f log.lammps')  # it ran: a lost log, not "did not start"
+    assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_OUTPUT_MISSING.status
+    assert 'the log log.lammps: LAMMPS ran to the end' in node.exit_message
     _, node = run_cg(lmp_code, append_text='echo garbage > final.data')
     assert node.exit_status == LammpsCgCalculation.exit_codes.ERROR_OUTPUT_UNREADABLE.status
     assert 'final.data' in node.exit_message

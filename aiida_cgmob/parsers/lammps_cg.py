@@ -36,6 +36,10 @@ class LammpsCgParser(CgmobParser):
             if self.killed_by_scheduler:  # the continuation finds no restart file (405) and starts again
                 return self.exit_codes.ERROR_OUT_OF_WALLTIME.format(
                     message='the scheduler stopped the job at its wall time before LAMMPS wrote its log')
+            if self._read(FINAL_DATA) is not None:  # written at the end of the run: the log was lost afterwards
+                return self.exit_codes.ERROR_OUTPUT_MISSING.format(
+                    message=f'the log {LOG_NAME}: LAMMPS ran to the end (it wrote {FINAL_DATA}) but its log was not '
+                            f'retrieved (deleted, or a full or failing file system)')
             return self.exit_codes.ERROR_NO_OUTPUT.format(
                 message=f'LAMMPS wrote no log: it did not start. Its output: {log_tail(self._read(STDOUT_NAME) or "")}')
         log = parse_log(text)
@@ -57,7 +61,8 @@ class LammpsCgParser(CgmobParser):
         last = log.last_step or 0
         if not log.completed or log.timed_out or last < n_total:
             if log.timed_out:
-                reason = 'it reached its wall-time limit (timer timeout) and wrote final.restart there'
+                # it writes final.restart then, unless the job is killed first: the continuation takes the newest
+                reason = 'it reached its wall-time limit (timer timeout)'
             else:
                 reason = 'the job ended before LAMMPS finished (killed: no ERROR line, no final restart file)'
             report.update(status='interrupted', reason=reason)
