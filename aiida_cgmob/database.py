@@ -476,10 +476,19 @@ def export_archive(group: orm.Group | str | int, path: str | Path, overwrite: bo
     Notes
     -----
     ``aiida.tools.archive.create_archive([group], filename=path)``, as ``verdi archive create --groups GROUP``.
+    A process left unsealed by a killed daemon makes it fail: the ValueError says how to seal such processes.
     """
     from aiida.tools.archive import create_archive
+    from aiida.tools.archive.exceptions import ExportValidationError
 
-    return Path(create_archive([load_database(group)], filename=Path(path), overwrite=overwrite))
+    try:
+        return Path(create_archive([load_database(group)], filename=Path(path), overwrite=overwrite))
+    except ExportValidationError as exception:
+        if 'must be sealed' not in str(exception):
+            raise
+        raise ValueError(f'{exception} If a daemon was killed during the build, these are what it left unfinished: '
+                         f'seal them with aiida_cgmob.profile.seal_orphaned_processes() (docs: production, '
+                         f'"A killed daemon"), then export again.') from exception
 
 
 def provenance(row: RowData) -> dict:

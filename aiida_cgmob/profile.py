@@ -125,3 +125,54 @@ def clear_stale_broker_endpoint(profile=None) -> Path | None:
         return None
     endpoint.unlink(missing_ok=True)
     return endpoint
+
+
+def seal_orphaned_processes(dry_run: bool = False) -> list[int]:
+    """Mark as killed (and seal) the processes a daemon crash left behind, once their callers have ended.
+
+    Two kinds are left by a worker killed at the wrong moment; its caller, restarted from its last checkpoint, runs
+    that step again and launches a replacement, so nothing is lost, but the orphan stays unsealed for good and
+    ``verdi archive create`` refuses unsealed processes:
+
+    * a child stored but not yet handed to the broker: ``Created`` (or without a state yet), it never ran (no job
+      reached a scheduler);
+    * a calcfunction or workfunction that was running in the worker: process functions are never continued.
+
+    Only children of a caller that has ended are touched: a ``Created`` process that its caller still waits for may
+    yet run (``verdi process repair`` gives one without a task its task again).  Needs the loaded profile.
+
+    Parameters
+    ----------
+    dry_run
+        Only find the orphans.
+
+    Returns
+    -------
+    list of int
+        The pks of the orphans (sealed unless ``dry_run``).
+    """
+    from aiida import orm
+    from aiida.common.links import LinkType
+    from aiida.engine import ProcessState
+
+    active = [ProcessState.CREATED.value, ProcessState.RUNNING.value, ProcessState.WAITING.value]
+    terminal = [ProcessState.FINISHED.value, ProcessState.EXCEPTED.value, ProcessState.KILLED.value]
+    # a node stored just before the kill may not have a process state yet
+    query = orm.QueryBuilder().append(orm.ProcessNode, tag='orphan', project=['*'], filters={'or': [
+        {'attributes.process_state': {'in': active}}, {'attributes': {'!has_key': 'process_state'}}]})
+    query.append(orm.ProcessNode, with_outgoing='orphan', project=['id', 'attributes.process_label'],
+                 filters={'attributes.process_state': {'in': terminal}},
+                 edge_filters={'type': {'in': [LinkType.CALL_CALC.value, LinkType.CALL_WORK.value]}})
+    orphans = []
+    for node, caller_pk, caller_label in query.all():
+        function = isinstance(node, (orm.CalcFunctionNode, orm.WorkFunctionNode))
+        if node.process_state not in (None, ProcessState.CREATED) and not function:
+            continue  # a calculation or work chain that ran: it has a task, or had one (verdi process repair)
+        orphans.append(node.pk)
+        if not dry_run:
+            state = node.process_state.value if node.process_state else 'without a state'
+            node.set_process_state(ProcessState.KILLED)
+            node.set_process_status(f'orphaned by a daemon crash (left {state}); its caller '
+                                    f'{caller_label}<{caller_pk}> has ended')
+            node.seal()
+    return orphans

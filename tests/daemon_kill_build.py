@@ -1,12 +1,15 @@
 """Kill the daemon (SIGKILL, by pid) in the middle of a database build, start it again, check nothing is lost or twice.
 
-Runs in its own isolated profile (SQLite, ZeroMQ broker) under ``--path``, never a user's.  A tiny database build
-(``tests/tiny_sample.py``: 3-methylpentane, ``--seeds`` samples of 2 rows, one sample at a time) is submitted; once
-the first rows are in the Group and a job of the next sample is running, every daemon process (the circus arbiter
-and its workers, the ZeroMQ broker among them) gets SIGKILL.  After ``--pause`` seconds the daemon is started again
-(after ``clear_stale_broker_endpoint``: the killed broker's endpoint file would otherwise catch the new worker) and
-the build must finish with every planned row in the Group exactly once.  Prints one JSON line of figures; exit status
-0 when all holds; on a time-out, the process tree and the daemon and broker logs go to stderr.
+Runs in its own isolated profile (SQLite, ZeroMQ broker) under ``--path``, never a user's, or in the existing
+profile ``--profile`` of ``--path`` (tests/test_services.py: its PostgreSQL + RabbitMQ one, ``--workers 2``).
+A tiny database build (``tests/tiny_sample.py``: 3-methylpentane, ``--seeds`` samples of 2 rows, one sample at a
+time) is submitted; once the first rows are in the Group and a job of the next sample is running, every daemon
+process (the circus arbiter and its workers, the ZeroMQ broker among them) gets SIGKILL.  After ``--pause`` seconds
+the daemon is started again (after ``clear_stale_broker_endpoint``: the killed broker's endpoint file would otherwise
+catch the new worker) and the build must finish with every planned row in the Group exactly once; then the processes
+the kill left unsealed are sealed (``seal_orphaned_processes``).  Prints one JSON line of figures (with the failures
+of the build's summary); exit status 0 when all holds; on a time-out, the process tree and the daemon and broker
+logs go to stderr.
 
     python tests/daemon_kill_build.py --path /tmp/kill-test
 """
@@ -90,15 +93,17 @@ def main(argv=None) -> int:
     parser.add_argument('--seeds', type=int, default=2, help='samples in the build (seeds 1..N)')
     parser.add_argument('--pause', type=float, default=5.0, help='seconds without a daemon')
     parser.add_argument('--timeout', type=float, default=600.0, help='seconds the build may take in all')
+    parser.add_argument('--profile', default='killtest', help='profile in --path (made if new: SQLite, ZeroMQ)')
+    parser.add_argument('--workers', type=int, default=1, help='daemon workers')
     args = parser.parse_args(argv)
     os.environ['AIIDA_PATH'] = str(Path(args.path).resolve())
     # the daemon is started through `verdi` (and runs the jobs' console scripts) from this interpreter's environment
     os.environ['PATH'] = f'{Path(sys.executable).parent}{os.pathsep}{os.environ.get("PATH", "")}'
 
-    from aiida_cgmob.profile import clear_stale_broker_endpoint, setup_profile
+    from aiida_cgmob.profile import clear_stale_broker_endpoint, seal_orphaned_processes, setup_profile
     from aiida_cgmob.services import stop_daemon
 
-    profile = 'killtest'
+    profile = args.profile
     setup_profile(args.path, profile, echo=lambda line: None)
     from aiida import load_profile, orm
     from aiida.engine.daemon.client import get_daemon_client
@@ -111,7 +116,7 @@ def main(argv=None) -> int:
 
     client = get_daemon_client(profile)
     if not client.is_daemon_running:
-        client.start_daemon(number_workers=1)
+        client.start_daemon(number_workers=args.workers)
     label = f'killtest-{int(time.time())}'
     seeds = list(range(1, args.seeds + 1))
     start = time.monotonic()
@@ -141,13 +146,15 @@ def main(argv=None) -> int:
     time.sleep(args.pause)
     state_while_dead = orm.load_node(build.pk).process_state.value
     stale = clear_stale_broker_endpoint(profile)
-    client.start_daemon(number_workers=1)
+    client.start_daemon(number_workers=args.workers)
     try:
         wait_for(lambda: orm.load_node(build.pk).is_terminated, args.timeout, 'the build to end after the restart', 2.0)
     except RuntimeError:
         print(diagnostics(client, build.pk), file=sys.stderr)
         raise
     build = orm.load_node(build.pk)
+    # children a worker stored but never handed to the broker when it was killed: their callers replaced them
+    orphans = seal_orphaned_processes()
     rows = rows_in_group()
     keys = [(seed, index) for _, seed, index in rows]
     all_rows = orm.QueryBuilder().append(RowData, filters={'ctime': {'>': build.ctime}}).count()
@@ -157,7 +164,8 @@ def main(argv=None) -> int:
         'build_exit_status': build.exit_status,
         'rows_planned': planned, 'rows_in_group': len(rows), 'distinct_rows_in_group': len(set(keys)),
         'rows_made_in_all': all_rows, 'wall_s': round(time.monotonic() - start, 1), 'group': label,
-        'build_pk': build.pk,
+        'build_pk': build.pk, 'orphans_sealed': len(orphans),
+        'failures': build.outputs.summary['failures'] if 'summary' in build.outputs else None,
     }
     print(json.dumps(figures), flush=True)
     # waits for the processes, not for circus' answer (which a loaded machine may not give within daemon.timeout)

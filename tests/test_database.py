@@ -369,3 +369,27 @@ def test_cli_on_the_rows_of_a_real_sample(gmx_code, lmp_code, descriptors_code, 
     table = database.to_arrays(group)
     assert table['u'].shape == (2, 351) and set(table['mass_scaling_ok']) <= {0, 1}
     assert '2 rows from 1 sample; 0 failed samples' in invoke('stats', group.label).output
+
+
+def test_archive_names_the_fix_for_processes_a_killed_daemon_left_unsealed(aiida_profile, tmp_path):
+    """A sample that called a job the daemon kill left Created: the export says how to seal it, and works after."""
+    from aiida.common.links import LinkType
+    from aiida.engine import ProcessState
+
+    from aiida_cgmob.profile import seal_orphaned_processes
+
+    sample = orm.WorkflowNode(process_type='aiida.workflows:cgmob.synthetic.sample')
+    sample.set_process_state(ProcessState.FINISHED)
+    sample.set_exit_status(462)
+    sample.store()
+    orphan = orm.CalcJobNode()
+    orphan.set_process_state(ProcessState.CREATED)
+    orphan.base.links.add_incoming(sample, LinkType.CALL_CALC, 'iteration_01')
+    orphan.store()
+    sample.seal()
+    group = orm.Group(label=f'db-orphan-{uuid.uuid4().hex[:8]}').store()
+    group.add_nodes([sample])
+    with pytest.raises(ValueError, match=rf'{orphan.pk} is/are not sealed\. .*seal_orphaned_processes'):
+        database.export_archive(group, tmp_path / 'a.aiida')
+    assert orphan.pk in seal_orphaned_processes()
+    assert database.export_archive(group, tmp_path / 'a.aiida').is_file()

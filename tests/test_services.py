@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -285,25 +284,21 @@ def test_rabbitmq_restarted_while_chains_run(profile):
     assert_all_finished_once(chains.ended())
 
 
-def test_daemon_killed_mid_run(profile):
-    """SIGKILL of the circus arbiter and every worker while jobs run; a new daemon finishes every chain once."""
+def test_database_build_survives_a_killed_daemon(profile):
+    """SIGKILL of the circus arbiter and both workers in the middle of a database build of tiny samples
+    (``tests/daemon_kill_build.py`` on this profile), then a new daemon: the build finishes, every planned row in
+    its Group once.  (The same on the embedded profile: tests/test_workchain_synthetic.py.)"""
     services.start_daemon(profile['path'], PROFILE, WORKERS, echo=profile['echo'].append)
-    chains = Chains(profile, 3, 60.0, 'daemon-kill')
-    assert chains.running() >= 1
-    processes = services.daemon_processes(profile['path'], PROFILE)
-    assert processes['arbiter'] is not None and len(processes['workers']) == WORKERS
-    # the arbiter and its workers, as a crash or the OOM killer would; not the short-lived shells a worker may be
-    # running (killing a login shell inside `pyenv rehash` leaves its lock behind: every later login shell then waits
-    # 60 s for it, which says nothing of AiiDA)
-    for pid in [processes['arbiter'], *processes['workers']]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    time.sleep(2)
-    assert services.daemon_processes(profile['path'], PROFILE)['arbiter'] is None
-    services.start_daemon(profile['path'], PROFILE, WORKERS, echo=profile['echo'].append)
-    assert_all_finished_once(chains.ended())
+    script = Path(__file__).with_name('daemon_kill_build.py')
+    result = subprocess.run([sys.executable, str(script), '--path', profile['path'], '--profile', PROFILE,
+                             '--workers', str(WORKERS)], capture_output=True, text=True, timeout=1500,
+                            env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-12000:]
+    figures = json.loads(result.stdout.splitlines()[-1])
+    assert figures['killed_pids'] >= 1 + WORKERS and figures['rows_before_kill'] < figures['rows_planned']
+    assert figures['rows_in_group'] == figures['distinct_rows_in_group'] == figures['rows_planned']
+    print(f'\nproduction profile, daemon killed mid-build: {figures}')
+    assert services.daemon_processes(profile['path'], PROFILE)['arbiter'] is None  # the script stopped it
 
 
 def test_password_in_no_archive_and_no_log(profile, tmp_path):
