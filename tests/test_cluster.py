@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,17 @@ def test_lammps_cg_job_through_ssh_and_slurm(cluster, aiida_profile):
     stored = [str(computer.get_authinfo(orm.User.collection.get_default()).get_auth_params()),
               str(computer.metadata), str(node.base.attributes.all)]
     assert not any(key in text or 'PRIVATE KEY' in text for text in stored)
+    # nor in an archive of the job with its computer and authinfo, nor in a file of this repository
+    from aiida.tools.archive import create_archive
+
+    archive = create_archive([node], filename=cluster.folder / 'job.aiida', include_authinfos=True)
+    with zipfile.ZipFile(archive) as handle:
+        contents = [handle.read(name) for name in handle.namelist()]
+    assert contents and not any(key.encode() in data or b'PRIVATE KEY' in data for data in contents)
+    root = Path(__file__).parents[1]
+    tracked = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True, check=False).stdout.split(b'\0')
+    files = [root / name.decode() for name in tracked if name and (root / name.decode()).is_file()]
+    assert not [str(file) for file in files if key.encode() in file.read_bytes()]
 
 
 def test_slurmd_and_sshd_stop_and_start_alone(cluster):

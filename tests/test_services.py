@@ -303,7 +303,7 @@ def test_database_build_survives_a_killed_daemon(profile):
 
 def test_password_in_no_archive_and_no_log(profile, tmp_path):
     """The database password is only in config.json: not in an archive of every node, a log, the database, the
-    other files of the folder, the server's log or anything the setup printed."""
+    other files of the folder, the server's log, anything the setup printed or a file of this repository."""
     from aiida_cgmob.profile import verdi
 
     path = Path(profile['path'])
@@ -331,6 +331,10 @@ def test_password_in_no_archive_and_no_log(profile, tmp_path):
     if server_log.exists():
         assert secret not in server_log.read_bytes()
     assert not [line for line in profile['echo'] if password in line]
+    root = Path(__file__).parents[1]  # nor in a file of this repository
+    tracked = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True, check=False).stdout.split(b'\0')
+    files = [root / name.decode() for name in tracked if name and (root / name.decode()).is_file()]
+    assert not [str(file) for file in files if secret in file.read_bytes()]
     assert config.stat().st_mode & 0o077 == 0
 
 
