@@ -162,10 +162,15 @@ def test_cg_copy_gives_the_same_descriptors(mapped, cg_copies, fmt):
     assert cg.number_density == pytest.approx(aa.number_density, rel=1e-5)
     assert aa.rdf.r_max == cg.rdf.r_max == pytest.approx(np.floor(half_box_width(mapped.dimensions) / 0.005) * 0.005)
     # g(r): rounding each coordinate to 0.001 nm (xtc) moves ~5 % of the pairs across 0.005 nm bin edges,
-    # so compare xtc on 0.02 nm bins; the LAMMPS dump keeps 1e-6 nm and agrees bin by bin.
+    # so compare xtc on 0.02 nm bins; the LAMMPS dump keeps 1e-6 nm and agrees bin by bin.  What is left on 0.02 nm
+    # bins is the counting noise of the pairs that cross an edge, independent from bin to bin: the largest of the 65
+    # bins reached 0.004 to 0.011 in different runs.  A systematic error (a box or unit mistake) would shift every bin
+    # the same way: the mean over the liquid's bins must stay near zero.
     if fmt == 'xtc':
         coarse = [radial_distribution(t, r_max=1.3, bin_width=0.02).g for t in (mapped, copy)]
-        assert np.abs(coarse[0] - coarse[1]).max() < 0.01
+        difference = coarse[0] - coarse[1]
+        assert np.abs(difference).max() < 0.02
+        assert abs(difference[coarse[0] > 0.5].mean()) < 0.002
         assert np.abs(aa.rdf.g - cg.rdf.g).max() < 0.08
     else:
         assert np.abs(aa.rdf.g - cg.rdf.g).max() < 0.005
