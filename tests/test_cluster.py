@@ -58,6 +58,14 @@ def user_only(path: Path) -> bool:
     return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
 
 
+def tracked_files_containing(secret: bytes) -> list[str]:
+    """The files of this repository (``git ls-files``) that contain ``secret``."""
+    root = Path(__file__).parents[1]
+    tracked = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True, check=False).stdout.split(b'\0')
+    files = [root / name.decode() for name in tracked if name and (root / name.decode()).is_file()]
+    return [str(file) for file in files if secret in file.read_bytes()]
+
+
 def test_sbatch_over_ssh_runs_under_slurm(cluster):
     """A script submitted with sbatch in an SSH session runs as a Slurm job with this cluster's slurm.conf (set by
     the SSH server, not by the caller); two 1-CPU jobs run side by side on the 2-CPU node."""
@@ -129,10 +137,7 @@ def test_lammps_cg_job_through_ssh_and_slurm(cluster, aiida_profile):
     with zipfile.ZipFile(archive) as handle:
         contents = [handle.read(name) for name in handle.namelist()]
     assert contents and not any(key.encode() in data or b'PRIVATE KEY' in data for data in contents)
-    root = Path(__file__).parents[1]
-    tracked = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True, check=False).stdout.split(b'\0')
-    files = [root / name.decode() for name in tracked if name and (root / name.decode()).is_file()]
-    assert not [str(file) for file in files if key.encode() in file.read_bytes()]
+    assert not tracked_files_containing(key.encode())
 
 
 def test_slurmd_and_sshd_stop_and_start_alone(cluster):

@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_cluster import tracked_files_containing
 
 from aiida_cgmob import services
 
@@ -331,10 +332,7 @@ def test_password_in_no_archive_and_no_log(profile, tmp_path):
     if server_log.exists():
         assert secret not in server_log.read_bytes()
     assert not [line for line in profile['echo'] if password in line]
-    root = Path(__file__).parents[1]  # nor in a file of this repository
-    tracked = subprocess.run(['git', 'ls-files', '-z'], cwd=root, capture_output=True, check=False).stdout.split(b'\0')
-    files = [root / name.decode() for name in tracked if name and (root / name.decode()).is_file()]
-    assert not [str(file) for file in files if secret in file.read_bytes()]
+    assert not tracked_files_containing(secret)  # nor in a file of this repository
     assert config.stat().st_mode & 0o077 == 0
 
 
