@@ -476,3 +476,37 @@ def test_a_job_the_scheduler_killed_before_any_output_is_a_wall_time_stop(failed
     not_killed = failed_job(calculation, 0)
     _, parse = ParserFactory(parser_name).parse_from_node(not_killed, store_provenance=False)
     assert parse.exit_status == calculation.exit_codes.ERROR_NO_OUTPUT.status
+
+
+# ------------------------------------------------------------------------------------------ a replayed results step
+
+#: chain name -> the outputs a finished job of it has besides remote_folder and retrieved (its required ones)
+FINISHED_OUTPUTS = {
+    'gromacs': lambda: {'output_parameters': orm.Dict({'density': 850.0}), 'structure': orm.SinglefileData.from_string(
+        'x\n0\n1 1 1\n', 'confout.gro')},
+    'lammps': lambda: {'thermo': orm.Dict({'status': 'finished', 'last_step': 5000}),
+                       'final_configuration': orm.ArrayData()},
+    'ibi': lambda: {'result': orm.Dict({'status': 'converged', 'iterations': 2})},
+}
+
+
+@pytest.mark.parametrize('name', CHAINS)
+def test_a_replayed_results_step_registers_the_outputs_it_finds_linked(generate_workchain, failed_job, name):
+    """A daemon killed as the chain entered FINISHED (outputs linked, state not yet set) replays ``results``.
+
+    aiida-core's step skips the outputs already linked: the replayed process registered none and ended with 11
+    (ERROR_MISSING_OUTPUT), which failed a sample of a database build in CI.
+    """
+    process = generate_workchain(name)
+    node = failed_job(CALCULATIONS[name], 0, FINISHED_OUTPUTS[name]())
+    assert inspect(process, node) is None
+    assert process.results() is None
+    process.update_outputs()  # the links the engine makes on entering FINISHED, then the kill
+    linked = process.node.base.links.get_outgoing(link_type=LinkType.RETURN).all_link_labels()
+    assert {'remote_folder', 'retrieved'} <= set(linked)
+    process._outputs = {}  # what a process reloaded from the checkpoint before this step has registered
+    assert process.results() is None
+    assert process.spec().outputs.validate(process.outputs) is None
+    assert sorted(process.node.base.links.get_outgoing(link_type=LinkType.RETURN).all_link_labels()) == sorted(linked)
+    for label in linked:
+        assert process.outputs[label].pk == node.outputs[label].pk

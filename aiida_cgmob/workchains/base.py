@@ -128,6 +128,18 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
             message=f'dt = {smaller:g} ps is below {self.defaults.minimum_timestep:g} ps: the model or the start is '
                     'probably broken'))
 
+    def results(self) -> ExitCode | None:
+        """aiida-core's step, then every output of the last job registered with the chain, also those already linked.
+
+        A daemon killed after this step linked the outputs but before the next checkpoint replays the step.  aiida-core
+        then skips the outputs it finds linked, so the replayed process never registers them and ends with 11
+        (ERROR_MISSING_OUTPUT) although they are there.  Emitting them again links nothing twice.
+        """
+        exit_code = super().results()
+        if exit_code is None:
+            self.out_many(self.exposed_outputs(self.ctx.children[self.ctx.iteration - 1], self._process_class))
+        return exit_code
+
     # ------------------------------------------------------------------------------------------ what subclasses do
     def continue_from(self, calculation: orm.CalcJobNode) -> str:
         """Set ``self.ctx.inputs`` so the next job continues ``calculation``; return the action for the report."""
