@@ -53,9 +53,13 @@ install: system-deps venv
 demo: install
 	AIIDA_PATH=$(DEMO_AIIDA_PATH) $(BIN)/aiida-cgmob demo --path $(DEMO_AIIDA_PATH)
 
+# Two pytest-xdist workers, a whole file at a time each: the service tests (run first, tests/conftest.py) mostly wait
+# for Slurm, sshd or a daemon while the other worker keeps a core busy.  TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+
 test: install service-deps
 	$(BIN)/ruff check aiida_cgmob tests benchmarks
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 	$(BIN)/sphinx-build -q -W -b html docs docs/_build/html
 
 docs: install

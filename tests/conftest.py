@@ -28,6 +28,20 @@ def tiny_stages(nvt_steps: int = 500, npt_steps: int = 500, dt: float = 0.002, *
     ]
 
 
+#: the test files that drive this machine's services (loopback Slurm clusters, PostgreSQL, RabbitMQ)
+SERVICE_FILES = ('test_cluster.py', 'test_cluster_faults.py', 'test_services.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the service files first.
+
+    ``make test`` runs two pytest-xdist workers, a file at a time each (``--dist loadfile``: a file's module and
+    session fixtures, such as a mapped all-atom run, are made once).  The service files are the longest and mostly
+    wait for Slurm, sshd or a daemon: started first, they overlap with the files that keep a core busy.
+    """
+    items.sort(key=lambda item: item.path.name not in SERVICE_FILES)  # stable: the order within a file stays
+
+
 @pytest.fixture(autouse=True)
 def restore_aiida_logging():
     """Invoking an ``aiida-cgmob`` command in-process (CliRunner) reconfigures logging without the
