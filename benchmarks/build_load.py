@@ -58,6 +58,26 @@ def job_timing(calc) -> dict | None:
     return {'submit': submit, 'start': start, 'end': end}
 
 
+#: where a job's time goes, from the node's timestamps and its script's: (name, what it covers)
+PHASES = {
+    'to upload': 'node created -> remote folder made (waiting for a transport, then the upload)',
+    'to sbatch': 'remote folder made -> Slurm SubmitTime (the submit task, sbatch over SSH)',
+    'queue': 'Slurm SubmitTime -> job script started (waiting for a free CPU of the node)',
+    'run': 'job script started -> ended (the engine and the in-job descriptors)',
+    'to retrieve': 'job ended -> retrieval began (squeue polls until the job is gone, then a transport)',
+    'retrieve+parse': 'retrieval began -> node sealed (copying the files back, the parser, the outputs stored)',
+}
+
+
+def job_phases(calc, timing: dict) -> dict:
+    """The seconds of each of :data:`PHASES` for one finished job (``timing`` from :func:`job_timing`)."""
+    uploaded = calc.outputs.remote_folder.ctime.timestamp()
+    retrieving = calc.outputs.retrieved.ctime.timestamp()
+    marks = [calc.ctime.timestamp(), uploaded, timing['submit'], timing['start'], timing['end'], retrieving,
+             calc.mtime.timestamp()]
+    return {name: later - earlier for name, earlier, later in zip(PHASES, marks, marks[1:], strict=False)}
+
+
 def run_build(args) -> dict:
     """Set up one profile kind, build, return the figures (runs in its own interpreter: one profile per process)."""
     from aiida_cgmob.cluster import LoopbackCluster, create_computer
@@ -119,6 +139,7 @@ def run_build(args) -> dict:
     ).all()
     calcs = orm.QueryBuilder().append(orm.CalcJobNode, filters={'ctime': {'>': build.ctime}}).all(flat=True)
     overheads, waits, runs = [], [], []
+    phases = {name: [] for name in PHASES}
     for calc in calcs:
         timing = job_timing(calc)
         if timing is None or not calc.is_sealed:
@@ -127,6 +148,8 @@ def run_build(args) -> dict:
         overheads.append(lifetime - (timing['end'] - timing['submit']))
         waits.append(timing['start'] - timing['submit'])
         runs.append(timing['end'] - timing['start'])
+        for name, seconds in job_phases(calc, timing).items():
+            phases[name].append(seconds)
     summary = node.outputs.summary.get_dict() if 'summary' in node.outputs else {}
     return {
         'kind': args.kind, 'exit_status': node.exit_status, 'samples': len(seeds) * len(molecules),
@@ -139,6 +162,7 @@ def run_build(args) -> dict:
         'overhead_median_s': statistics.median(overheads) if overheads else None,
         'queue_wait_mean_s': statistics.fmean(waits) if waits else None,
         'run_mean_s': statistics.fmean(runs) if runs else None,
+        'phases_mean_s': {name: statistics.fmean(values) if values else None for name, values in phases.items()},
     }
 
 
@@ -195,6 +219,10 @@ def main(argv=None) -> int:
         'overhead/job: CalcJob lifetime - (job end - Slurm submit time): upload, sbatch, squeue polls (1 s minimum '
         'interval), retrieval, parsing',
     ]
+    lines += ['', 'mean seconds of a job in each phase:',
+              format_table(['profile', *PHASES], [[r['kind'], *(fmt(r['phases_mean_s'][name]) for name in PHASES)]
+                                                    for r in results]),
+              *(f'  {name}: {what}' for name, what in PHASES.items())]
     if len(results) == 2:
         a, b = results
         lines.append(f'wall {a["kind"]} / {b["kind"]}: {a["wall_s"] / b["wall_s"]:.2f}; overhead per job '
