@@ -138,7 +138,7 @@ def run_build(args) -> dict:
         RowData, with_group='g', project=['attributes.molecule', 'attributes.sample_seed', 'attributes.mass_index']
     ).all()
     calcs = orm.QueryBuilder().append(orm.CalcJobNode, filters={'ctime': {'>': build.ctime}}).all(flat=True)
-    overheads, waits, runs = [], [], []
+    overheads = []
     phases = {name: [] for name in PHASES}
     for calc in calcs:
         timing = job_timing(calc)
@@ -146,10 +146,9 @@ def run_build(args) -> dict:
             continue
         lifetime = calc.mtime.timestamp() - calc.ctime.timestamp()
         overheads.append(lifetime - (timing['end'] - timing['submit']))
-        waits.append(timing['start'] - timing['submit'])
-        runs.append(timing['end'] - timing['start'])
         for name, seconds in job_phases(calc, timing).items():
             phases[name].append(seconds)
+    phases_mean = {name: statistics.fmean(values) if values else None for name, values in phases.items()}
     summary = node.outputs.summary.get_dict() if 'summary' in node.outputs else {}
     return {
         'kind': args.kind, 'exit_status': node.exit_status, 'samples': len(seeds) * len(molecules),
@@ -160,9 +159,7 @@ def run_build(args) -> dict:
         'jobs_per_min': 60 * len(calcs) / wall,
         'overhead_mean_s': statistics.fmean(overheads) if overheads else None,
         'overhead_median_s': statistics.median(overheads) if overheads else None,
-        'queue_wait_mean_s': statistics.fmean(waits) if waits else None,
-        'run_mean_s': statistics.fmean(runs) if runs else None,
-        'phases_mean_s': {name: statistics.fmean(values) if values else None for name, values in phases.items()},
+        'queue_wait_mean_s': phases_mean['queue'], 'run_mean_s': phases_mean['run'], 'phases_mean_s': phases_mean,
     }
 
 
