@@ -131,9 +131,10 @@ class CgmobBaseRestartWorkChain(ProtocolMixin, BaseRestartWorkChain):
     def results(self) -> ExitCode | None:
         """aiida-core's step, then every output of the last job registered with the chain, also those already linked.
 
-        A daemon killed after this step linked the outputs but before the next checkpoint replays the step.  aiida-core
-        then skips the outputs it finds linked, so the replayed process never registers them and ends with 11
-        (ERROR_MISSING_OUTPUT) although they are there.  Emitting them again links nothing twice.
+        A daemon killed as the chain entered FINISHED (its outputs linked, its state not yet set) replays this step
+        from the checkpoint before it.  aiida-core then skips the outputs it finds linked, so the replayed process
+        never registers them and ends with 11 (ERROR_MISSING_OUTPUT) although they are there.  Emitting them again
+        links nothing twice.
         """
         exit_code = super().results()
         if exit_code is None:
