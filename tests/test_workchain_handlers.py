@@ -157,6 +157,16 @@ def wall_time_stop(name: str, message: str = 'the job stopped') -> ExitCode:
     return CALCULATIONS[name].exit_codes.ERROR_OUT_OF_WALLTIME.format(message=message)
 
 
+#: chain name -> the outputs a finished job of it has besides remote_folder and retrieved (its required ones)
+FINISHED_OUTPUTS = {
+    'gromacs': lambda: {'output_parameters': orm.Dict({'density': 850.0}), 'structure': orm.SinglefileData.from_string(
+        'x\n0\n1 1 1\n', 'confout.gro')},
+    'lammps': lambda: {'thermo': orm.Dict({'status': 'finished', 'last_step': 5000}),
+                       'final_configuration': orm.ArrayData()},
+    'ibi': lambda: {'result': orm.Dict({'status': 'converged', 'iterations': 2})},
+}
+
+
 # ------------------------------------------------------------------------------------------- shared handlers
 
 
@@ -228,10 +238,7 @@ def test_descriptors_failure_keeps_the_outputs_and_ends_with_350_and_the_jobs_me
     process = generate_workchain(name)
     calculation = CALCULATIONS[name]
     exit_code = calculation.exit_codes.ERROR_DESCRIPTORS.format(message='box_too_small: r_max = 2.5 nm exceeds')
-    outputs = {'gromacs': {'output_parameters': orm.Dict({'density': 850.0})},
-               'lammps': {'thermo': orm.Dict({'status': 'finished', 'last_step': 5000}),
-                          'final_configuration': orm.ArrayData()},
-               'ibi': {'result': orm.Dict({'status': 'converged', 'iterations': 2})}}[name]
+    outputs = FINISHED_OUTPUTS[name]()
     node = failed_job(calculation, exit_code, outputs)
     result = inspect(process, node)
     assert result.status == process.exit_codes.ERROR_DESCRIPTORS.status == exit_code.status
@@ -479,16 +486,6 @@ def test_a_job_the_scheduler_killed_before_any_output_is_a_wall_time_stop(failed
 
 
 # ------------------------------------------------------------------------------------------ a replayed results step
-
-#: chain name -> the outputs a finished job of it has besides remote_folder and retrieved (its required ones)
-FINISHED_OUTPUTS = {
-    'gromacs': lambda: {'output_parameters': orm.Dict({'density': 850.0}), 'structure': orm.SinglefileData.from_string(
-        'x\n0\n1 1 1\n', 'confout.gro')},
-    'lammps': lambda: {'thermo': orm.Dict({'status': 'finished', 'last_step': 5000}),
-                       'final_configuration': orm.ArrayData()},
-    'ibi': lambda: {'result': orm.Dict({'status': 'converged', 'iterations': 2})},
-}
-
 
 @pytest.mark.parametrize('name', CHAINS)
 def test_a_replayed_results_step_registers_the_outputs_it_finds_linked(generate_workchain, failed_job, name):
