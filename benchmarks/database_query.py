@@ -97,7 +97,12 @@ def make_profile(path: Path, storage: str = 'sqlite') -> None:
     else:
         verdi(path, 'presto', '--profile-name', PROFILES[storage], '--use-zeromq')
     import aiida
+    from aiida.manage import get_manager
+    from aiida.manage.configuration import reset_config
 
+    # the profile was written by another process (verdi): drop the previous profile and read the configuration again
+    get_manager().unload_profile()
+    reset_config()
     aiida.load_profile(PROFILES[storage], allow_switch=True)
 
 
