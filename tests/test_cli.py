@@ -32,13 +32,14 @@ def test_help_everywhere():
 #: the shared options (cli/options.py) and the run commands that have them
 SHARED_OPTIONS = {
     ('aa', 'run'): ('-D, --daemon', '--threads', '--walltime', '--protocol [fast|moderate|precise]',
-                    '--descriptors / --no-descriptors', '--liquid-density'),
+                    '--descriptors / --no-descriptors', '--liquid-density', '--stash DIR', '--stash-mode'),
     ('cg', 'run'): ('-D, --daemon', '--threads', '--walltime', '--protocol [fast|moderate|precise]',
-                    '--descriptors / --no-descriptors'),
+                    '--descriptors / --no-descriptors', '--stash DIR', '--stash-mode'),
     ('ibi', 'run'): ('-D, --daemon', '--threads', '--walltime', '--protocol [fast|moderate|precise]'),
     ('descriptors', 'run'): ('-D, --daemon',),
     ('molecule', 'build'): ('--liquid-density',),
-    ('database', 'build'): ('--threads', '--walltime', '--protocol [fast|moderate|precise]'),
+    ('database', 'build'): ('--threads', '--walltime', '--protocol [fast|moderate|precise]', '--stash DIR',
+                            '--stash-mode'),
 }
 
 
@@ -206,3 +207,52 @@ def test_plus_minus_says_when_an_error_is_too_short_to_estimate():
     assert plus_minus(664.123, 1.25, '.1f') == '664.1 +- 1.2'
     for missing in (None, float('nan')):
         assert plus_minus(664.123, missing, '.1f') == '664.1 (error: series too short to estimate)'
+
+
+@pytest.mark.parametrize('command', [['aa', 'run', '3MePe', '-X', 'gmx@localhost'], ['cg', 'run', '1', '-X', 'lmp@x'],
+                                     ['database', 'build', 'db', '--seeds', '1']])
+def test_stash_must_be_an_absolute_path_on_the_computer(command):
+    result = CliRunner().invoke(cmd_root, [*command[:2], '--stash', 'project/stash', *command[2:]])  # checked first
+    assert result.exit_code == 2
+    assert "Invalid value for '--stash': 'project/stash' is not an absolute path on the computer" in result.output
+
+
+def test_stash_options():
+    """A job stashes its whole folder (an archive mode would stash nothing if one name matched no file); the options
+    pass aiida-core's own validation; bad values name themselves."""
+    from aiida.engine.processes.calcjobs.calcjob import validate_stash_options
+
+    from aiida_cgmob.calculations.base import stash_options
+
+    archive = stash_options('/project/me', 'tar.gz')
+    assert archive == {'target_base': '/project/me', 'stash_mode': 'tar.gz', 'dereference': False, 'source_list': ['*']}
+    copy = stash_options('/project/me')
+    assert copy == {'target_base': '/project/me', 'stash_mode': 'copy', 'source_list': ['*']}
+    assert validate_stash_options(archive, None) is None and validate_stash_options(copy, None) is None
+    with pytest.raises(ValueError, match="stash target 'me' is not an absolute path"):
+        stash_options('me')
+    with pytest.raises(ValueError, match="stash mode 'submit_custom_code' is not one of copy, tar"):
+        stash_options('/project', 'submit_custom_code')
+
+
+def test_database_build_stashes_the_all_atom_and_cg_jobs(monkeypatch):
+    """--stash goes to the all-atom and CG jobs of every sample (not to the inversion's), beside --threads."""
+    import aiida_cgmob.launch
+
+    seen = {}
+
+    def launch_database(codes, label, seeds, molecules, protocol, overrides, options, **kwargs):
+        seen.update(overrides=overrides, options=options)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(aiida_cgmob.launch, 'find_codes', lambda computer: {})
+    monkeypatch.setattr(aiida_cgmob.launch, 'launch_database', launch_database)
+    result = CliRunner().invoke(cmd_root, ['database', 'build', 'db', '--seeds', '1-2', '--threads', '4',
+                                           '--stash', '/project/me', '--stash-mode', 'tar'])
+    assert result.exit_code == 0, result.output
+    assert 'stash' not in seen['options']
+    aa = seen['overrides']['aa']['gromacs']['metadata']['options']['stash']
+    cg = seen['overrides']['cg']['lammps']['metadata']['options']
+    assert aa['target_base'] == cg['stash']['target_base'] == '/project/me'
+    assert aa['stash_mode'] == cg['stash']['stash_mode'] == 'tar'
+    assert cg['resources'] == {'num_machines': 1, 'num_mpiprocs_per_machine': 1}

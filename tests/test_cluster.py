@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -92,12 +93,14 @@ def test_sbatch_over_ssh_runs_under_slurm(cluster):
 
 def test_lammps_cg_job_through_ssh_and_slurm(cluster, aiida_profile):
     """A real cgmob.lammps.cg job (256 beads, 25 ps) on the loopback computer: uploaded over SSH, submitted with
-    sbatch, polled with squeue, retrieved over SSH; its remote folder is under the cluster's work directory,
-    user-only, and the profile holds the key's path at most, never the key."""
+    sbatch, polled with squeue, stashed into a tar.gz outside the work directory, retrieved over SSH; its remote
+    folder is under the cluster's work directory, user-only, and the profile holds the key's path at most, never the
+    key."""
     from aiida import orm
     from aiida.engine import run_get_node
     from test_calculation_lammps_cg import cg_inputs
 
+    from aiida_cgmob.calculations.base import stash_options
     from aiida_cgmob.calculations.lammps_cg import LammpsCgCalculation
 
     computer = create_computer(cluster, job_poll_interval=1.0)
@@ -107,8 +110,12 @@ def test_lammps_cg_job_through_ssh_and_slurm(cluster, aiida_profile):
     codes = {code.label for code in orm.InstalledCode.collection.find({'dbcomputer_id': computer.pk})}
     assert {'gmx', 'lmp', 'cgmob-descriptors', 'cgmob-ibi'} <= codes
 
+    stash = cluster.folder / 'project' / 'stash'  # storage that outlives the scratch space
+    stash.mkdir(parents=True, exist_ok=True)
+    inputs = cg_inputs(orm.load_code(f'lmp@{DEFAULT_COMPUTER}'),
+                       stash=stash_options(str(stash), 'tar.gz'))
     start = time.monotonic()
-    _, node = run_get_node(LammpsCgCalculation, **cg_inputs(orm.load_code(f'lmp@{DEFAULT_COMPUTER}')))
+    _, node = run_get_node(LammpsCgCalculation, **inputs)
     elapsed = time.monotonic() - start
     assert node.is_finished_ok, node.exit_message
     assert node.computer.pk == computer.pk
@@ -125,6 +132,16 @@ def test_lammps_cg_job_through_ssh_and_slurm(cluster, aiida_profile):
     assert all(user_only(path) for path in remote.iterdir())
     assert (remote / 'log.lammps').exists()
 
+    # the stash: one archive named after the job, of its folder (trajectory, input, start, restart files, logs)
+    archive = Path(node.outputs.remote_stash.target_basepath)
+    assert archive == stash / f'{node.uuid}.tar.gz' and user_only(archive)
+    with tarfile.open(archive) as handle:
+        names = {Path(member.name).name: member for member in handle.getmembers()}
+    assert {'production.xtc', 'in.lammps', 'beads.data', 'potential.table', 'final.data', 'final.restart'} <= set(
+        names)
+    assert names['production.xtc'].size == (remote / 'production.xtc').stat().st_size > 0
+    assert not any(name.startswith('.aiida') for name in names)
+
     # the key is referred to by host alias only: nothing of it in the computer, its configuration or the node
     key = cluster.client_key.read_text().splitlines()[1]
     stored = [str(computer.get_authinfo(orm.User.collection.get_default()).get_auth_params()),
@@ -133,8 +150,8 @@ def test_lammps_cg_job_through_ssh_and_slurm(cluster, aiida_profile):
     # nor in an archive of the job with its computer and authinfo, nor in a file of this repository
     from aiida.tools.archive import create_archive
 
-    archive = create_archive([node], filename=cluster.folder / 'job.aiida', include_authinfos=True)
-    with zipfile.ZipFile(archive) as handle:
+    exported = create_archive([node], filename=cluster.folder / 'job.aiida', include_authinfos=True)
+    with zipfile.ZipFile(exported) as handle:
         contents = [handle.read(name) for name in handle.namelist()]
     assert contents and not any(key.encode() in data or b'PRIVATE KEY' in data for data in contents)
     assert not tracked_files_containing(key.encode())

@@ -1,6 +1,7 @@
 """Faults on the loopback Slurm cluster (``aiida_cgmob.cluster``), each with a real ``cgmob.lammps.cg`` job run through
 AiiDA (``core.ssh_async`` + ``core.slurm``): a job cancelled mid-run, a job killed at its wall time, slurmd down, the
-SSH server down, an output lost before retrieval, a work directory that cannot be written.
+SSH server down, an output lost before retrieval, a stash target that is full, a work directory that cannot be
+written.
 
 The process runs in the main thread (the in-process runner: its event loop, all storage access); the fault is made
 from a second thread that runs only cluster commands (``squeue``, ``scancel``, signals, stopping a daemon, a mount)
@@ -16,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -25,6 +27,8 @@ import pytest
 from aiida import orm
 from test_calculation_lammps_cg import DENSITY, MASS, N_BEADS, RESOURCES, lj_potential
 
+from aiida_cgmob.analysis.trajectory import read_beads
+from aiida_cgmob.calculations.base import stash_options
 from aiida_cgmob.cluster import (
     INSTALL_COMMAND,
     SERVICES,
@@ -269,10 +273,24 @@ def test_scancel_mid_run_the_chain_continues_from_the_restart_file(cluster, lmp)
         cluster.run_slurm('scancel', job['id'])
         fault.mark('scancel')
 
-    chain, fault, seconds = run_with_fault(chain_builder(lmp), cancel)
+    stash = cluster.folder / 'stash'
+    chain, fault, seconds = run_with_fault(
+        chain_builder(lmp, stash=stash_options(str(stash))), cancel)
     first, second = assert_continued(chain, TOTAL_STEPS)
     assert f'continue from the newest restart file (the run reached step {first.outputs.thermo["last_step"]})' \
         in log_messages(chain)
+    # each job stashed its folder (the killed one too); the chain's stash, the last job's, holds the whole production:
+    # the first job's trajectory copied in as a segment, then the continuation's
+    stashed = {job.pk: Path(job.outputs.remote_stash.target_basepath) for job in (first, second)}
+    assert chain.outputs.remote_stash.pk == second.outputs.remote_stash.pk
+    assert stashed[second.pk] == stash / second.uuid[:2] / second.uuid[2:4] / second.uuid[4:]
+    assert (stashed[first.pk] / 'production.xtc').exists() and not (stashed[first.pk] / 'final.data').exists()
+    last = stashed[second.pk]
+    assert {'segment_01.xtc', 'production.xtc', 'in.lammps', 'final.data', 'final.restart'} <= {
+        path.name for path in last.iterdir()}
+    assert all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in (stash, *stash.rglob('*')))  # user-only
+    frames = read_beads([last / 'segment_01.xtc', last / 'production.xtc'], MASS)
+    assert frames.times[-1] - frames.times[0] == pytest.approx(PRODUCTION, abs=1e-6)
     print(f'\nscancel: {fault.events}, chain finished after {seconds} s, continued from step {first_step(second)}')
 
 
@@ -393,6 +411,44 @@ def test_an_output_deleted_before_retrieval_is_named(cluster, lmp):
     assert not Path(calculation.outputs.remote_folder.get_remote_path(), FINAL_DATA).exists()
     print(f'\noutput lost: {calculation.exit_status} {calculation.exit_message!r}; chain {chain.exit_status} after '
           f'{seconds} s')
+
+
+@pytest.fixture
+def full_storage(cluster):
+    """A stash target on a file system that is full after 16 KiB (a tmpfs of that size: the project storage over its
+    quota), unmounted at the end of the test."""
+    folder = cluster.folder / 'full-project'
+    folder.mkdir(exist_ok=True)
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'tmpfs', str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f'cannot mount a tmpfs on {folder} here: {mounted.stderr.strip()}')
+    try:
+        yield folder
+    finally:
+        subprocess.run(['umount', str(folder)], check=True, capture_output=True)
+
+
+@pytest.mark.timeout(600)
+def test_a_stash_into_full_storage_is_named_and_the_run_kept(cluster, lmp, full_storage):
+    """The trajectory does not fit in the stash target: aiida-core removes the partial copy and ends the job with 160
+    (ERROR_STASHING_FAILED) carrying the copy's error; the chain stops with 300 naming it.  The run itself is intact
+    in the remote folder, which the chain returns: stash it again by hand once there is room."""
+    from aiida_cgmob.workchains.lammps_cg_base import LammpsCgBaseWorkChain
+
+    builder = chain_builder(lmp, production=20.0, stash=stash_options(str(full_storage)))
+    chain, _, seconds = run_with_fault(builder, lambda fault: None)
+    (calculation,) = calculations(chain)
+    assert calculation.exit_status == 160, (calculation.exit_status, calculation.exit_message)
+    # the openssh backend copies with scp, whose error on a full file system is a bare 'Failure': the paths say where
+    assert f'to {full_storage}/' in calculation.exit_message and 'Failed to copy' in calculation.exit_message
+    assert chain.exit_status == LammpsCgBaseWorkChain.exit_codes.ERROR_UNRECOVERABLE_FAILURE.status
+    assert 'exit 160' in chain.exit_message and str(full_storage) in chain.exit_message
+    assert not [path for path in full_storage.rglob('*') if not path.is_dir()]  # no partial stash left
+    remote = Path(chain.outputs.remote_folder.get_remote_path())
+    assert (remote / 'production.xtc').stat().st_size > 0 and (remote / FINAL_DATA).exists()
+    print(f'\nstash into full storage: {calculation.exit_status} {calculation.exit_message!r}; chain '
+          f'{chain.exit_status} after {seconds} s')
 
 
 @pytest.fixture

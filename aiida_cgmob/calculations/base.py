@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 from aiida import orm
 from aiida.common import datastructures
+from aiida.common.datastructures import StashMode
 from aiida.engine import CalcJob
 
 from aiida_cgmob.analysis import files as descriptor_files
@@ -30,6 +31,7 @@ __all__ = [
     'positive_value',
     'retrieved_text',
     'same_computer_error',
+    'stash_options',
     'validate_descriptor_settings_node',
 ]
 
@@ -51,6 +53,27 @@ def omp_threads(options: Mapping) -> int:
         return per_rank
     per_machine = resources.get('num_mpiprocs_per_machine') or resources.get('tot_num_mpiprocs') or 1
     return int(per_machine) * per_rank
+
+
+def stash_options(target_base: str, mode: str = 'copy') -> dict:
+    """``metadata.options.stash``: keep a finished job's folder in ``target_base`` on the job's computer.
+
+    Every file of the folder but the hidden ``.aiida``.  aiida-core stashes after the job ends and before retrieval:
+    ``copy`` into ``target_base/uu/id/<rest of the UUID>/``, a ``tar*`` mode into one archive
+    ``target_base/<UUID>.tar*``; the job gets a ``remote_stash`` output.  The whole folder, not a list of names: an
+    archive mode stashes nothing when one name or pattern matches no file (a job killed before its final files, a
+    continuation without the start file), and the folder is the trajectory and a few small files anyway.  ValueError
+    names a relative ``target_base`` or an unknown ``mode``.
+    """
+    if not str(target_base).startswith('/'):
+        raise ValueError(f'stash target {target_base!r} is not an absolute path on the computer')
+    modes = [stash_mode.value for stash_mode in StashMode if stash_mode is not StashMode.SUBMIT_CUSTOM_CODE]
+    if mode not in modes:  # submit_custom_code runs a script of the user's instead of copying
+        raise ValueError(f'stash mode {mode!r} is not one of {", ".join(modes)}')
+    options = {'target_base': str(target_base), 'source_list': ['*'], 'stash_mode': mode}
+    if mode != StashMode.COPY.value:
+        options['dereference'] = False  # aiida-core requires it of an archive: the job's files are no links
+    return options
 
 
 def same_computer_error(what: str, node: orm.Node, code: orm.AbstractCode | None, why: str) -> str | None:
@@ -173,7 +196,6 @@ class CgmobCalcJob(CalcJob):
     """
 
     _parser_name: str | None = None
-
     @classmethod
     def define(cls, spec) -> None:
         """Default resources (one machine, one process) and the parser of the entry point."""

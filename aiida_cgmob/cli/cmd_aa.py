@@ -9,7 +9,7 @@ import click
 from aiida.cmdline.params import options
 
 from . import profile_group
-from .options import DAEMON, DESCRIPTORS, LIQUID_DENSITY, PROTOCOL, THREADS, WALLTIME, job_options
+from .options import DAEMON, DESCRIPTORS, LIQUID_DENSITY, PROTOCOL, STASH, STASH_MODE, THREADS, WALLTIME, job_options
 from .utils import echo_submitted, exit_text, launch_errors, plus_minus
 
 
@@ -30,15 +30,18 @@ def cmd_aa():
 @LIQUID_DENSITY()
 @THREADS(help='OpenMP threads of mdrun.')
 @WALLTIME()
+@STASH()
+@STASH_MODE()
 @DESCRIPTORS()
 @DAEMON()
-def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, liquid_density, threads, walltime,
-            descriptors, daemon):
+def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, liquid_density, threads, walltime, stash,
+            stash_mode, descriptors, daemon):
     """Build N molecules of MOLECULE and run minimisation, equilibration and production.
 
     The box is checked against twice the largest cut-off of the protocol's stages, at the liquid density,
     before anything is created.
     """
+    from aiida_cgmob.calculations.base import stash_options
     from aiida_cgmob.launch import find_code, launch_aa
 
     descriptors_code = None
@@ -47,8 +50,11 @@ def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, liquid_d
         if descriptors_code is None:
             click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
                        '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
+    options = job_options(threads, walltime)
+    if stash:
+        options['stash'] = stash_options(stash, stash_mode)
     with launch_errors():
-        node = launch_aa(code, molecule, n_molecules, protocol, options=job_options(threads, walltime),
+        node = launch_aa(code, molecule, n_molecules, protocol, options=options,
                          sample_seed=sample_seed, ranges=json.loads(Path(ranges).read_text()) if ranges else None,
                          liquid_density=liquid_density, descriptors_code=descriptors_code, daemon=daemon)
     if daemon:

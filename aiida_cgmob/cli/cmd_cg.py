@@ -8,7 +8,7 @@ import click
 from aiida.cmdline.params import arguments, options, types
 
 from . import profile_group
-from .options import DAEMON, DESCRIPTORS, PROTOCOL, THREADS, WALLTIME, job_options
+from .options import DAEMON, DESCRIPTORS, PROTOCOL, STASH, STASH_MODE, THREADS, WALLTIME, job_options
 from .utils import echo_submitted, exit_text, launch_errors
 
 #: thermo keys shown by ``cg show``: (key, label, unit, format, key of its standard error)
@@ -135,11 +135,14 @@ def cmd_cg():
 @click.option('--timestep', type=click.FloatRange(min=0, min_open=True), help="ps [default: the protocol's].")
 @THREADS(help='OpenMP threads of lmp.')
 @WALLTIME()
+@STASH()
+@STASH_MODE()
 @DESCRIPTORS()
 @DAEMON()
 def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_format, keyword, shift, protocol, ensemble,
-            temperature, pressure, timestep, threads, walltime, descriptors, daemon):
+            temperature, pressure, timestep, threads, walltime, stash, stash_mode, descriptors, daemon):
     """Run a CG liquid with POTENTIAL (a cgmob.potential PK/UUID, or a LAMMPS/VOTCA table file)."""
+    from aiida_cgmob.calculations.base import stash_options
     from aiida_cgmob.launch import find_code, launch_cg
 
     if from_aa is not None and (number_density is not None or n_beads is not None):
@@ -157,10 +160,13 @@ def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_forma
         if descriptors_code is None:
             click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
                        '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
+    options = job_options(threads, walltime)
+    if stash:
+        options['stash'] = stash_options(stash, stash_mode)
     node = potential_node(potential, table_format, keyword, shift)
     with launch_errors():
         result = launch_cg(code, node, mass, protocol, {'lammps': {'settings': settings}} if settings else None,
-                           job_options(threads, walltime), n_beads=n_beads, number_density=number_density,
+                           options, n_beads=n_beads, number_density=number_density,
                            from_aa=from_aa, descriptors_code=descriptors_code, daemon=daemon)
     if daemon:
         echo_submitted(result)

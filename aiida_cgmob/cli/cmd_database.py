@@ -13,7 +13,7 @@ import click
 from aiida.cmdline.params import arguments, options
 
 from . import profile_group
-from .options import PROTOCOL, THREADS, WALLTIME, job_options
+from .options import PROTOCOL, STASH, STASH_MODE, THREADS, WALLTIME, job_options
 from .utils import echo_submitted, exit_text, launch_errors, plus_minus
 
 #: the units every command prints (those of a row, aiida_cgmob.dataset.ROW_UNITS)
@@ -331,12 +331,16 @@ def progress_line(progress: dict, elapsed: float) -> str:
               help='Computer of the codes gmx, lmp, cgmob-descriptors and cgmob-ibi.')
 @THREADS(help='OpenMP threads of each all-atom and inversion job (each CG job gets one).')
 @WALLTIME()
+@STASH(help='After each all-atom and CG job, copy its folder (trajectories, run inputs, checkpoints, logs) to DIR on '
+            'the computer (an absolute path outside the scratch space, e.g. project storage); the inversion jobs are '
+            'not stashed. [default: no stash]')
+@STASH_MODE()
 @click.option('--wait/--no-wait', default=True, show_default=True,
               help='Print a progress line until the build ends (the build itself runs in the daemon either way).')
 @click.option('--interval', type=click.FloatRange(min=1), default=30.0, show_default=True,
               help='Seconds between progress lines.')
 def cmd_build(group_label, seeds, molecules, protocol, concurrency, n_masses, mass_range, mass_distribution, computer,
-              threads, walltime, wait, interval):
+              threads, walltime, stash, stash_mode, wait, interval):
     """Build or extend the database GROUP_LABEL in the daemon: every molecule sampled with every seed.
 
     A (molecule, seed) already in the Group is skipped, so running again with more seeds extends it.
@@ -345,6 +349,7 @@ def cmd_build(group_label, seeds, molecules, protocol, concurrency, n_masses, ma
 
     from aiida.engine.daemon.client import get_daemon_client
 
+    from aiida_cgmob.calculations.base import stash_options
     from aiida_cgmob.launch import find_codes, launch_database
 
     overrides = {}
@@ -355,9 +360,14 @@ def cmd_build(group_label, seeds, molecules, protocol, concurrency, n_masses, ma
     if mass_distribution:
         overrides['mass_distribution'] = mass_distribution
     options = job_options(threads, walltime)
+    cg_options = {}
     if threads > 1:  # K CG runs share the node side by side: one thread each
-        overrides['cg'] = {'lammps': {'metadata': {'options': {
-            'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': 1}}}}}
+        cg_options['resources'] = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
+    if stash:
+        cg_options['stash'] = stash_options(stash, stash_mode)
+        overrides['aa'] = {'gromacs': {'metadata': {'options': {'stash': stash_options(stash, stash_mode)}}}}
+    if cg_options:
+        overrides['cg'] = {'lammps': {'metadata': {'options': cg_options}}}
     with launch_errors():
         build = launch_database(find_codes(computer), group_label, parse_seeds(seeds), list(molecules) or None,
                                 protocol, overrides, options, max_concurrent=concurrency, daemon=True)

@@ -10,10 +10,12 @@ from collections.abc import Callable
 
 import click
 from aiida.cmdline.params.options.overridable import OverridableOption
+from aiida.common.datastructures import StashMode
 
 from ..protocols import load_protocol_file, protocol_names
 
-__all__ = ['DAEMON', 'DESCRIPTORS', 'LIQUID_DENSITY', 'PROTOCOL', 'THREADS', 'WALLTIME', 'job_options']
+__all__ = ['DAEMON', 'DESCRIPTORS', 'LIQUID_DENSITY', 'PROTOCOL', 'STASH', 'STASH_MODE', 'THREADS', 'WALLTIME',
+           'job_options']
 
 DAEMON = OverridableOption('-D', '--daemon', is_flag=True, default=False,
                            help='Submit to the daemon instead of running here.')
@@ -27,6 +29,26 @@ WALLTIME = OverridableOption('--walltime', type=click.IntRange(min=60), default=
 DESCRIPTORS = OverridableOption('--descriptors/--no-descriptors', default=True, show_default=True,
                                 help='Compute g(r), MSD, D and density of production in the same job, with the code '
                                      'cgmob-descriptors@<computer of CODE>.')
+
+
+def _absolute_path(ctx, param, value):
+    if value is not None and not value.startswith('/'):
+        raise click.BadParameter(f'{value!r} is not an absolute path on the computer', ctx, param)
+    return value
+
+
+STASH = OverridableOption(
+    '--stash', metavar='DIR', default=None, callback=_absolute_path,
+    help='After each job, copy its folder (trajectories, run inputs, checkpoints, logs) to DIR on the computer (an '
+         'absolute path outside the scratch space, e.g. project storage): the job gets a remote_stash output. '
+         '[default: no stash]')
+
+#: aiida-core's stash modes that copy files (submit_custom_code runs a script of the user's instead)
+COPYING_STASH_MODES = [mode.value for mode in StashMode if mode is not StashMode.SUBMIT_CUSTOM_CODE]
+
+STASH_MODE = OverridableOption(
+    '--stash-mode', type=click.Choice(COPYING_STASH_MODES), default='copy', show_default=True,
+    help='copy: the files into DIR/uu/id/<rest of the job UUID>/; tar*: one archive DIR/<job UUID>.tar* per job.')
 
 LIQUID_DENSITY = OverridableOption(
     '--liquid-density', type=click.FloatRange(min=0, min_open=True), default=None,
