@@ -198,3 +198,23 @@ def test_options_reach_every_job_and_chain_overrides_win(codes):
     assert inputs['ibi']['ibi']['metadata']['options']['max_wallclock_seconds'] == 900
     assert inputs['cg']['lammps']['metadata']['options']['resources']['num_mpiprocs_per_machine'] == 1
     assert inputs['cg']['lammps']['metadata']['options']['max_wallclock_seconds'] == 900
+
+
+def test_stash_reaches_the_all_atom_and_cg_jobs_of_every_sample(codes):
+    """``database build --stash DIR``: the sample's all-atom and CG jobs stash to DIR, the inversion does not; the
+    builder of the whole build passes the ports' validation (aiida-core's own check of the stash options)."""
+    from aiida_cgmob.calculations.base import stash_options
+    from aiida_cgmob.workchains.synthetic import SyntheticDatabaseWorkChain
+
+    stash = stash_options('/project/me/cgmob', 'tar.gz')
+    overrides = {'aa': {'gromacs': {'metadata': {'options': {'stash': stash}}}},
+                 'cg': {'lammps': {'metadata': {'options': {'stash': stash}}}}}
+    builder = SyntheticDatabaseWorkChain.get_builder_from_protocol(
+        codes, 'stashed', [1, 2], ['3MePe'], 'fast', overrides, {'max_wallclock_seconds': 900}, max_concurrent=2)
+    sample = builder.sample
+    assert sample.aa.gromacs.metadata.options.stash == stash == sample.cg.lammps.metadata.options.stash
+    assert sample.aa.gromacs.metadata.options.max_wallclock_seconds == 900
+    assert not sample.ibi.ibi.metadata.options.stash  # an empty namespace: no stash
+    assert SyntheticDatabaseWorkChain.spec().inputs.validate(builder._inputs(prune=True)) is None
+    with pytest.raises(ValueError, match='stash.target_base` should be an absolute filepath, got: project'):
+        sample.aa.gromacs.metadata.options.stash = {**stash, 'target_base': 'project'}
