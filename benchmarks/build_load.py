@@ -120,9 +120,13 @@ def run_build(args) -> dict:
         build = launch_database(codes, label, seeds, molecules, 'fast', TINY, {**OPTIONS, **TIMING_OPTIONS},
                                 max_concurrent=args.concurrency, daemon=True)
         last = 0.0
+        restart = None
         while not (node := orm.load_node(build.pk)).is_terminated:
             if time.time() - start > args.timeout:
                 raise RuntimeError(f'the build did not end within {args.timeout:.0f} s')
+            restart_due = args.restart_rabbitmq_at is not None and time.time() - start > args.restart_rabbitmq_at
+            if restart_due and restart is None:
+                restart = restart_rabbitmq_under_load(aiida_path, label, start)
             if time.time() - last > 60:
                 rows = orm.QueryBuilder().append(orm.Group, filters={'label': label}, tag='g').append(
                     RowData, with_group='g').count()
@@ -160,7 +164,31 @@ def run_build(args) -> dict:
         'overhead_mean_s': statistics.fmean(overheads) if overheads else None,
         'overhead_median_s': statistics.median(overheads) if overheads else None,
         'queue_wait_mean_s': phases_mean['queue'], 'run_mean_s': phases_mean['run'], 'phases_mean_s': phases_mean,
+        'rabbitmq_restart': restart,
     }
+
+
+def restart_rabbitmq_under_load(aiida_path: Path, label: str, start: float) -> dict:
+    """Restart RabbitMQ by the documented procedure (``services.restart_rabbitmq``: the daemon stopped first, started
+    again after) while the build runs; return when it began, how long RabbitMQ and the daemon were away, and the
+    rows and processes in flight at that moment."""
+    from aiida import orm
+
+    from aiida_cgmob import services
+    from aiida_cgmob.data import RowData
+
+    rows = orm.QueryBuilder().append(orm.Group, filters={'label': label}, tag='g').append(
+        RowData, with_group='g').count()
+    active = orm.QueryBuilder().append(orm.ProcessNode, filters={
+        'attributes.process_state': {'in': ['created', 'waiting', 'running']}}).count()
+    began = time.time()
+    unreachable = services.restart_rabbitmq(echo=lambda line: print(f'[rabbitmq] {line}', file=sys.stderr,
+                                                                     flush=True),
+                                            down=5.0, daemons=[(aiida_path, PROFILE)])
+    print(f'[rabbitmq] restarted at {began - start:.0f} s with {rows} rows made and {active} processes active; '
+          f'RabbitMQ away {unreachable:.1f} s, daemon away {time.time() - began:.1f} s', file=sys.stderr, flush=True)
+    return {'at_s': began - start, 'rows_before': rows, 'active_processes': active,
+            'rabbitmq_away_s': unreachable, 'daemon_away_s': time.time() - began}
 
 
 def main(argv=None) -> int:
@@ -174,6 +202,9 @@ def main(argv=None) -> int:
     parser.add_argument('--path', default='benchmarks/results/build_load', help='work folder (profiles, cluster)')
     parser.add_argument('--timeout', type=float, default=4 * 3600.0, help='seconds one build may take')
     parser.add_argument('--report', help='also write the table to this file')
+    parser.add_argument('--restart-rabbitmq-at', type=float, default=None, metavar='S',
+                        help='production only: restart RabbitMQ S seconds into the build, by the documented procedure '
+                             '(the daemon stopped first and started again after; services.restart_rabbitmq)')
     parser.add_argument('--login-shell', action='store_true',
                         help="run the cluster's commands in login shells (AiiDA's default; here each one reads "
                              "root's login files, 1.2 s with pyenv in ~/.bashrc)")
@@ -191,7 +222,9 @@ def main(argv=None) -> int:
         for kind in args.kinds:
             command = [sys.executable, __file__, '--kind', kind, '--samples', str(args.samples), '--concurrency',
                        str(args.concurrency), '--workers', str(args.workers), '--path', args.path,
-                       '--timeout', str(args.timeout), *(['--login-shell'] if args.login_shell else [])]
+                       '--timeout', str(args.timeout), *(['--login-shell'] if args.login_shell else []),
+                       *(['--restart-rabbitmq-at', str(args.restart_rabbitmq_at)]
+                         if args.restart_rabbitmq_at is not None and kind == 'production' else [])]
             done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
             if done.returncode != 0:
                 sys.exit(f'build_load: the {kind} build failed (exit {done.returncode})')
@@ -220,6 +253,12 @@ def main(argv=None) -> int:
               format_table(['profile', *PHASES], [[r['kind'], *(fmt(r['phases_mean_s'][name]) for name in PHASES)]
                                                     for r in results]),
               *(f'  {name}: {what}' for name, what in PHASES.items())]
+    for result in results:
+        if restart := result.get('rabbitmq_restart'):
+            lines.append(f'{result["kind"]}: RabbitMQ restarted {restart["at_s"]:.0f} s into the build, with '
+                         f'{restart["rows_before"]} rows made and {restart["active_processes"]} processes active: '
+                         f'RabbitMQ away {restart["rabbitmq_away_s"]:.1f} s, the daemon (stopped first) away '
+                         f'{restart["daemon_away_s"]:.1f} s')
     if len(results) == 2:
         a, b = results
         lines.append(f'wall {a["kind"]} / {b["kind"]}: {a["wall_s"] / b["wall_s"]:.2f}; overhead per job '
