@@ -78,6 +78,45 @@ def test_rows_on_the_common_grids_with_provenance_to_the_seed(first_build):
     assert scaling['n'] == 2 and scaling['rows'] == ['row_0', 'row_1']
 
 
+
+def test_a_replayed_rows_step_reuses_the_rows_it_made(first_build):
+    """A daemon killed inside a sample's rows step (rows stored, the next checkpoint not yet saved) makes the
+    restarted daemon run the step again: the rows and the mass-scaling check of the first pass are reused, so the
+    database holds no row that no sample returns.  The step is run twice on a new process over the finished
+    sample's real CG runs."""
+    from aiida.engine.utils import instantiate_process
+    from aiida.manage import get_manager
+
+    from aiida_cgmob.workchains.synthetic import SyntheticSampleWorkChain
+
+    sample = next(node for node in first_build.called if node.process_label == 'SyntheticSampleWorkChain')
+    process = instantiate_process(get_manager().get_runner(), SyntheticSampleWorkChain,
+                                  **sample.get_builder_restart())
+    process.setup()
+    process.ctx.ibi_status = 'not_converged'
+    process.ctx.summary['ibi'] = {'rms': 0.01}
+    process.ctx.masses = {f'mass_{index}': sample.outputs.rows[f'row_{index}'].creator.inputs.mass
+                          for index in range(2)}
+    for link in sample.base.links.get_outgoing(link_label_filter='cg_%').all():
+        process.ctx[link.link_label] = link.node
+
+    def made(function):
+        return sorted(node.pk for node in process.node.called if node.process_label == function)
+
+    def inspect_cg():  # as the engine runs a step: the process is current, so its calcfunctions are its calls
+        with process._process_scope():
+            return process.inspect_cg()
+
+    assert inspect_cg() is None
+    first = {name: row.pk for name, row in process.outputs['rows'].items()}
+    calls = made('make_row'), made('check_mass_scaling')
+    assert len(first) == 2 and len(calls[0]) == 2 and len(calls[1]) == 1
+    process._outputs = {}  # what a process reloaded from the checkpoint before the step has registered
+    assert inspect_cg() is None
+    assert {name: row.pk for name, row in process.outputs['rows'].items()} == first
+    assert (made('make_row'), made('check_mass_scaling')) == calls
+    assert process.outputs['mass_scaling'].creator.pk == calls[1][0]
+
 def test_extend_with_new_seeds_and_caching_recomputes_nothing(first_build, codes):
     """The same Group with seeds [1, 2] adds only seed 2; another Group of seed 1 with caching reuses every job."""
     from aiida.manage.caching import enable_caching

@@ -16,6 +16,7 @@ import math
 
 from aiida import orm
 from aiida.common import AttributeDict
+from aiida.common.links import LinkType
 from aiida.engine import ToContext, WorkChain, while_
 
 from aiida_cgmob import dataset
@@ -392,6 +393,7 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
                   'ibi_rms': self.ctx.summary['ibi']['rms'],
                   'protocol': self.inputs.protocol.value if 'protocol' in self.inputs else None}
         rows, failed = {}, {}
+        earlier = self._rows_made_before()
         for index in range(self.inputs.n_masses.value):
             cg = self.ctx[f'cg_{index}']
             if not cg.is_finished_ok or 'descriptors' not in cg.outputs:
@@ -401,6 +403,9 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
             settings = validate_lammps_settings(
                 cg.inputs.lammps.settings.get_dict() if 'settings' in cg.inputs.lammps else None)
             descriptors = cg.outputs.descriptors
+            if descriptors.rdf.pk in earlier:
+                rows[f'row_{index}'] = earlier[descriptors.rdf.pk]
+                continue
             try:
                 row = make_row(descriptors.rdf, descriptors.diffusion, descriptors.density,
                                cg.inputs.lammps.mass, cg.inputs.lammps.potential, cg.outputs.thermo,
@@ -419,7 +424,7 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
             return self.exit_codes.ERROR_SAMPLE_CG.format(message='; '.join(failed.values()))
         self.out_many({f'rows.{name}': row for name, row in rows.items()})
         if len(rows) > 1:
-            scaling = check_mass_scaling(**rows)
+            scaling = self._mass_scaling_made_before(rows) or check_mass_scaling(**rows)
             self.out('mass_scaling', scaling)
             checked = dict(zip(scaling['rows'], zip(scaling['flagged'], scaling['deviations'], strict=True),
                                strict=True))
@@ -430,6 +435,29 @@ class SyntheticSampleWorkChain(ProtocolMixin, WorkChain):
                                                 'mean': scaling['mean']}
             if not scaling['ok']:
                 self.report(f'D sqrt(m) is not the same across the masses: deviations {scaling["deviations"]}')
+        return None
+
+    def _earlier_calls(self, function: str) -> list[orm.CalcFunctionNode]:
+        """Return the calls of the calcfunction ``function`` by this sample that finished OK, oldest first."""
+        calls = [node for node in self.node.called if isinstance(node, orm.CalcFunctionNode)
+                 and node.process_label == function and node.is_finished_ok]
+        return sorted(calls, key=lambda node: node.pk)
+
+    def _rows_made_before(self) -> dict[int, RowData]:
+        """Rows this step made before a daemon kill replayed it, by the pk of their CG run's g(r).
+
+        A kill inside this step (after a ``make_row`` was stored, before the next checkpoint) makes the restarted
+        daemon run the step again: reusing those rows keeps the database free of rows that no sample returns.
+        """
+        return {call.inputs.rdf.pk: call.outputs.result for call in self._earlier_calls('make_row')}
+
+    def _mass_scaling_made_before(self, rows: dict[str, RowData]) -> orm.Dict | None:
+        """Return the mass-scaling check of exactly these rows if a replayed step made it already, else None."""
+        wanted = {name: row.pk for name, row in rows.items()}
+        for call in self._earlier_calls('check_mass_scaling'):
+            inputs = call.base.links.get_incoming(link_type=LinkType.INPUT_CALC).all()
+            if {link.link_label: link.node.pk for link in inputs} == wanted:
+                return call.outputs.result
         return None
 
     def results(self):
