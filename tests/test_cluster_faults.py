@@ -1,7 +1,7 @@
 """Faults on the loopback Slurm cluster (``aiida_cgmob.cluster``), each with a real ``cgmob.lammps.cg`` job run through
 AiiDA (``core.ssh_async`` + ``core.slurm``): a job cancelled mid-run, a job killed at its wall time, slurmd down, the
-SSH server down, an output lost before retrieval, a stash target that is full, a work directory that cannot be
-written.
+SSH server down, an output lost before retrieval, a stash target that is full or cannot be written, a work directory
+that cannot be written.
 
 The process runs in the main thread (the in-process runner: its event loop, all storage access); the fault is made
 from a second thread that runs only cluster commands (``squeue``, ``scancel``, signals, stopping a daemon, a mount)
@@ -15,6 +15,7 @@ starts: Slurm enforces limits every 30 s) and the backoff after the SSH outage (
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import signal
 import stat
@@ -451,25 +452,66 @@ def test_a_stash_into_full_storage_is_named_and_the_run_kept(cluster, lmp, full_
           f'{chain.exit_status} after {seconds} s')
 
 
-@pytest.fixture
-def read_only(cluster):
-    """Make the computer's work directory read-only (a read-only bind mount: root, which AiiDA and the jobs run as
-    here, ignores chmod 500) until the returned function is called, or the test ends."""
-    folder = str(cluster.work_dir)
-    mounted = subprocess.run(['mount', '--bind', folder, folder], capture_output=True, text=True)
+@contextlib.contextmanager
+def read_only_mount(folder: Path):
+    """Make ``folder`` read-only (a read-only bind mount: root, which AiiDA and the jobs run as here, ignores chmod
+    500) until the returned function is called, or the block ends."""
+    mounted = subprocess.run(['mount', '--bind', str(folder), str(folder)], capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f'cannot bind-mount {folder} read-only here: {mounted.stderr.strip()}')
     state = {'mounted': True}
 
     def restore():
         if state.pop('mounted', False):
-            subprocess.run(['umount', folder], check=True, capture_output=True)
+            subprocess.run(['umount', str(folder)], check=True, capture_output=True)
 
     try:
-        subprocess.run(['mount', '-o', 'remount,bind,ro', folder, folder], check=True, capture_output=True)
+        subprocess.run(['mount', '-o', 'remount,bind,ro', str(folder), str(folder)], check=True, capture_output=True)
         yield restore
     finally:
         restore()
+
+
+@pytest.fixture
+def read_only(cluster):
+    """The computer's work directory read-only until the returned function is called, or the test ends."""
+    with read_only_mount(cluster.work_dir) as restore:
+        yield restore
+
+
+@pytest.fixture
+def read_only_stash(cluster):
+    """A stash target that exists but cannot be written (folder, function that makes it writable)."""
+    folder = cluster.folder / 'read-only-project'
+    folder.mkdir(exist_ok=True)
+    with read_only_mount(folder) as restore:
+        yield folder, restore
+
+
+@pytest.mark.timeout(600)
+def test_a_stash_target_that_cannot_be_written_pauses_until_played(cluster, lmp, read_only_stash, transport_retries):
+    """The job ran, but the folder for its stash cannot be made: aiida-core retries the stash task with backoff, then
+    pauses the process.  Once the target is writable, playing it stashes, retrieves and finishes.  Retries here: 1 s,
+    2 s (3 attempts)."""
+    folder, restore = read_only_stash
+    transport_retries(1, 3)
+
+    def pause_then_play(fault):
+        fault.wait_for(lambda: fault.process.paused, 'pause', timeout=180)
+        fault.mark('paused')
+        fault.paused_node = fault.in_loop(lambda: (fault.process.node.paused, fault.process.node.process_status))
+        restore()
+        fault.mark('writable')
+        fault.play()
+
+    builder = calculation_builder(lmp, production=20.0, stash=stash_options(str(folder)))
+    node, fault, seconds = run_with_fault(builder, pause_then_play)
+    paused, status = fault.paused_node
+    assert paused and status == 'Pausing after failed transport task: stash_calculation failed 3 times consecutively'
+    assert node.is_finished_ok, (node.exit_status, node.exit_message)
+    stashed = Path(node.outputs.remote_stash.target_basepath)
+    assert stashed.is_relative_to(folder) and (stashed / 'production.xtc').stat().st_size > 0
+    print(f'\nread-only stash target: {fault.events}, finished after {seconds} s')
 
 
 @pytest.mark.timeout(600)
