@@ -8,8 +8,9 @@ from a second thread that runs only cluster commands (``squeue``, ``scancel``, s
 and, for a paused process, schedules ``Process.play`` on the runner's loop.  Every test ends with the chain (or
 the calculation) finished or failed with a named exit code, the cluster's services all running and its queue empty.
 Measured times are printed (``pytest -s``) and described in docs/hpc.rst (Faults).  The file takes 6.5 min on a
-2-core VM loaded by other work (the rest of ``make test`` in the other worker): ten jobs of 15 to 20 s each, Slurm's time-limit kill (60 to 90 s after the job
-starts: Slurm enforces limits every 30 s) and the backoff after the SSH outage (5 s, then 10 s).
+2-core VM loaded by other work (the rest of ``make test`` in the other worker): ten jobs of 15 to 20 s each, Slurm's
+time-limit kill (60 to 90 s after the job starts: Slurm enforces limits every 30 s) and the backoff after the SSH
+outage (5 s, then 10 s).
 """
 
 from __future__ import annotations
