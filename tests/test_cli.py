@@ -229,6 +229,10 @@ def test_stash_options():
     copy = stash_options('/project/me')
     assert copy == {'target_base': '/project/me', 'stash_mode': 'copy', 'source_list': ['*']}
     assert validate_stash_options(archive, None) is None and validate_stash_options(copy, None) is None
+    from aiida_cgmob.cli.options import job_options  # what aa run and cg run pass on
+
+    assert job_options(2, 600, stash='/project/me', stash_mode='tar.gz')['stash'] == archive
+    assert 'stash' not in job_options(2, 600)
     with pytest.raises(ValueError, match="stash target 'me' is not an absolute path"):
         stash_options('me')
     with pytest.raises(ValueError, match="stash mode 'submit_custom_code' is not one of copy, tar"):

@@ -196,6 +196,7 @@ class CgmobCalcJob(CalcJob):
     """
 
     _parser_name: str | None = None
+
     @classmethod
     def define(cls, spec) -> None:
         """Default resources (one machine, one process) and the parser of the entry point."""

@@ -41,7 +41,6 @@ def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, liquid_d
     The box is checked against twice the largest cut-off of the protocol's stages, at the liquid density,
     before anything is created.
     """
-    from aiida_cgmob.calculations.base import stash_options
     from aiida_cgmob.launch import find_code, launch_aa
 
     descriptors_code = None
@@ -50,11 +49,9 @@ def cmd_run(molecule, code, n_molecules, protocol, sample_seed, ranges, liquid_d
         if descriptors_code is None:
             click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
                        '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
-    options = job_options(threads, walltime)
-    if stash:
-        options['stash'] = stash_options(stash, stash_mode)
     with launch_errors():
-        node = launch_aa(code, molecule, n_molecules, protocol, options=options,
+        node = launch_aa(code, molecule, n_molecules, protocol,
+                         options=job_options(threads, walltime, stash=stash, stash_mode=stash_mode),
                          sample_seed=sample_seed, ranges=json.loads(Path(ranges).read_text()) if ranges else None,
                          liquid_density=liquid_density, descriptors_code=descriptors_code, daemon=daemon)
     if daemon:

@@ -142,7 +142,6 @@ def cmd_cg():
 def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_format, keyword, shift, protocol, ensemble,
             temperature, pressure, timestep, threads, walltime, stash, stash_mode, descriptors, daemon):
     """Run a CG liquid with POTENTIAL (a cgmob.potential PK/UUID, or a LAMMPS/VOTCA table file)."""
-    from aiida_cgmob.calculations.base import stash_options
     from aiida_cgmob.launch import find_code, launch_cg
 
     if from_aa is not None and (number_density is not None or n_beads is not None):
@@ -160,14 +159,12 @@ def cmd_run(potential, code, mass, n_beads, number_density, from_aa, table_forma
         if descriptors_code is None:
             click.echo(f'Warning: no code cgmob-descriptors@{code.computer.label}, so no descriptors: run '
                        '`aiida-cgmob setup` to create it (or pass --no-descriptors to silence this)', err=True)
-    options = job_options(threads, walltime)
-    if stash:
-        options['stash'] = stash_options(stash, stash_mode)
     node = potential_node(potential, table_format, keyword, shift)
     with launch_errors():
         result = launch_cg(code, node, mass, protocol, {'lammps': {'settings': settings}} if settings else None,
-                           options, n_beads=n_beads, number_density=number_density,
-                           from_aa=from_aa, descriptors_code=descriptors_code, daemon=daemon)
+                           job_options(threads, walltime, stash=stash, stash_mode=stash_mode), n_beads=n_beads,
+                           number_density=number_density, from_aa=from_aa, descriptors_code=descriptors_code,
+                           daemon=daemon)
     if daemon:
         echo_submitted(result)
     else:

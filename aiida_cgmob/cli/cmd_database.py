@@ -363,9 +363,9 @@ def cmd_build(group_label, seeds, molecules, protocol, concurrency, n_masses, ma
     cg_options = {}
     if threads > 1:  # K CG runs share the node side by side: one thread each
         cg_options['resources'] = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
-    if stash:
+    if stash:  # the all-atom and CG jobs only: not in options, which every job gets
         cg_options['stash'] = stash_options(stash, stash_mode)
-        overrides['aa'] = {'gromacs': {'metadata': {'options': {'stash': stash_options(stash, stash_mode)}}}}
+        overrides['aa'] = {'gromacs': {'metadata': {'options': {'stash': cg_options['stash']}}}}
     if cg_options:
         overrides['cg'] = {'lammps': {'metadata': {'options': cg_options}}}
     with launch_errors():

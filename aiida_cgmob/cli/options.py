@@ -68,8 +68,9 @@ def PROTOCOL(family: str, **kwargs) -> Callable:
     return option(**kwargs)
 
 
-def job_options(threads: int, walltime: int | None, threads_option: bool = False) -> dict:
-    """``metadata.options`` for ``--threads`` and ``--walltime``.
+def job_options(threads: int, walltime: int | None, threads_option: bool = False, stash: str | None = None,
+                stash_mode: str = 'copy') -> dict:
+    """``metadata.options`` for ``--threads``, ``--walltime`` and ``--stash``/``--stash-mode``.
 
     The threads become the processes per machine (one engine process gets every core of the job), or, with
     ``threads_option``, the job's own ``threads`` option on one process (``cgmob.ibi``).
@@ -80,4 +81,8 @@ def job_options(threads: int, walltime: int | None, threads_option: bool = False
         options = {'resources': {'num_machines': 1, 'num_mpiprocs_per_machine': threads}}
     if walltime:
         options['max_wallclock_seconds'] = walltime
+    if stash:
+        from ..calculations.base import stash_options  # imports aiida.engine: not at the command line's start
+
+        options['stash'] = stash_options(stash, stash_mode)
     return options
